@@ -1,0 +1,171 @@
+"""Read an ONNX file's header facts (IR version, opsets, producer, external-data locations) without executing it.
+
+ONNX files are protocol buffers. This walks the wire format directly, skipping weight bytes, so it is cheap on a
+large model and needs no ``onnx`` package at run time. Only the few ``ModelProto`` fields Sieve reports are read.
+"""
+
+from __future__ import annotations
+
+import mmap
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ModelError
+
+# Field numbers from onnx.proto (stable since IR version 3).
+_MODEL_IR_VERSION, _MODEL_OPSET, _MODEL_PRODUCER, _MODEL_PRODUCER_VERSION, _MODEL_GRAPH = 1, 8, 2, 3, 7
+_GRAPH_NODE, _GRAPH_INITIALIZER = 1, 5
+_NODE_DOMAIN = 7
+_TENSOR_NAME, _TENSOR_EXTERNAL_DATA, _TENSOR_DATA_LOCATION = 8, 13, 14
+_ENTRY_KEY, _ENTRY_VALUE = 1, 2
+_OPSET_DOMAIN, _OPSET_VERSION = 1, 2
+_EXTERNAL = 1
+
+
+@dataclass(frozen=True)
+class OnnxFacts:
+    ir_version: int | None = None
+    opsets: dict[str, int] = field(default_factory=dict)
+    producer: str = ""
+    node_domains: frozenset[str] = frozenset()
+    external_data: tuple[tuple[str, str], ...] = ()  # (tensor name, location relative to the model)
+
+    @property
+    def opset(self) -> int | None:
+        return self.opsets.get("") or self.opsets.get("ai.onnx")
+
+
+class _Malformed(Exception):
+    pass
+
+
+def _varint(buf: memoryview | bytes, pos: int, end: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= end or shift > 63:
+            raise _Malformed
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(buf: memoryview | bytes, start: int, end: int) -> Iterator[tuple[int, int, int, int]]:
+    """Yield ``(field number, wire type, value or payload start, payload end)`` for one message."""
+    pos = start
+    while pos < end:
+        key, pos = _varint(buf, pos, end)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(buf, pos, end)
+            yield number, wire, value, pos
+        elif wire == 2:
+            length, pos = _varint(buf, pos, end)
+            if pos + length > end:
+                raise _Malformed
+            yield number, wire, pos, pos + length
+            pos += length
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        else:
+            raise _Malformed
+        if pos > end:
+            raise _Malformed
+
+
+def _text(buf: memoryview | bytes, start: int, end: int) -> str:
+    return bytes(buf[start:end]).decode("utf-8", errors="replace")
+
+
+def read_facts(path: str | Path) -> OnnxFacts:
+    """Parse the header facts of ``path``; raise :class:`ModelError` if it is not an ONNX protobuf."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise ModelError(f"{path.name} is empty (0 bytes)", "Export the model again, or copy the complete file")
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        buf = memoryview(mm)
+        try:
+            return _parse_model(buf, size)
+        except _Malformed:
+            raise ModelError(
+                f"{path.name} is not a readable ONNX model (the file is damaged, truncated, or not ONNX at all)",
+                "Export the model again, or copy the complete file",
+            ) from None
+        finally:
+            buf.release()
+
+
+def _parse_model(buf: memoryview, size: int) -> OnnxFacts:
+    ir_version = None
+    opsets: dict[str, int] = {}
+    producer = ""
+    domains: set[str] = set()
+    external: list[tuple[str, str]] = []
+    saw_graph = False
+    for number, wire, a, b in _fields(buf, 0, size):
+        if number == _MODEL_IR_VERSION and wire == 0:
+            ir_version = a
+        elif number == _MODEL_OPSET and wire == 2:
+            domain, version = "", 0
+            for n, w, x, y in _fields(buf, a, b):
+                if n == _OPSET_DOMAIN and w == 2:
+                    domain = _text(buf, x, y)
+                elif n == _OPSET_VERSION and w == 0:
+                    version = x
+            opsets[domain] = version
+        elif number == _MODEL_PRODUCER and wire == 2:
+            producer = _text(buf, a, b)
+        elif number == _MODEL_PRODUCER_VERSION and wire == 2 and producer:
+            producer = f"{producer} {_text(buf, a, b)}"
+        elif number == _MODEL_GRAPH and wire == 2:
+            saw_graph = True
+            _scan_graph(buf, a, b, domains, external)
+    if ir_version is None or not saw_graph:
+        raise _Malformed
+    return OnnxFacts(ir_version, opsets, producer, frozenset(domains), tuple(external))
+
+
+def _scan_graph(buf: memoryview, start: int, end: int, domains: set[str], external: list[tuple[str, str]]) -> None:
+    for number, wire, a, b in _fields(buf, start, end):
+        if wire != 2:
+            continue
+        if number == _GRAPH_NODE:
+            for n, w, x, y in _fields(buf, a, b):
+                if n == _NODE_DOMAIN and w == 2:
+                    domains.add(_text(buf, x, y))
+        elif number == _GRAPH_INITIALIZER:
+            name, location, is_external = "", "", False
+            for n, w, x, y in _fields(buf, a, b):
+                if n == _TENSOR_NAME and w == 2:
+                    name = _text(buf, x, y)
+                elif n == _TENSOR_DATA_LOCATION and w == 0:
+                    is_external = x == _EXTERNAL
+                elif n == _TENSOR_EXTERNAL_DATA and w == 2:
+                    key = value = ""
+                    for k, kw, kx, ky in _fields(buf, x, y):
+                        if k == _ENTRY_KEY and kw == 2:
+                            key = _text(buf, kx, ky)
+                        elif k == _ENTRY_VALUE and kw == 2:
+                            value = _text(buf, kx, ky)
+                    if key == "location":
+                        location = value
+            if is_external or location:
+                external.append((name, location))
+
+
+def check_external_data(model_path: Path, facts: OnnxFacts) -> None:
+    """Refuse external-data locations that point outside the model's folder (absolute, ``..``, or links out)."""
+    root = model_path.parent.resolve()
+    for tensor, location in facts.external_data:
+        target = (root / location).resolve()
+        if not location or Path(location).is_absolute() or not target.is_relative_to(root):
+            raise ModelError(
+                f"{model_path.name} asks to read weights for {tensor!r} from {location!r}, outside the model's folder",
+                "Sieve only reads external data stored next to the model; re-export with the data file beside it",
+            )

@@ -1,0 +1,337 @@
+"""The scoring pipeline: rows → encode → plan batches → run → probabilities, in input order.
+
+``Classifier`` is the engine's front door::
+
+    from app.engine import Classifier
+    clf = Classifier.load("resources/models/default")
+    clf.predict(["I love it", "I hate it"])
+
+For files, :meth:`Classifier.stream` reads and tokenizes the next window on a helper thread while ONNX Runtime
+runs the current one (both release the GIL), and yields :class:`ScoredChunk` objects in input order.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+
+from .batching import BatchPolicy, MicroBatcher, plan_batches
+from .bundle import ModelBundle
+from .encoding import EncodedTexts, TextEncoder, pad_batch
+from .errors import ModelError, SieveError
+from .io import SourceRow, rows_from_texts
+from .scoring import FAILED, NOT_SCORED, Prediction, predictions, probabilities
+from .session import ModelSession, SessionConfig
+from .stats import StatsRecorder
+
+log = logging.getLogger(__name__)
+_END = object()
+# Stop a run whose first batches all fail: the model or tokenizer is wrong, not one batch.
+FAIL_FAST_BATCHES = 3
+
+
+@dataclass
+class ScoredChunk:
+    """Results for consecutive input rows ``start .. start + len(rows) - 1``.
+
+    ``label_idx`` holds a label index, :data:`NOT_SCORED` (run cancelled first) or :data:`FAILED` (see ``errors``).
+    ``complete`` is false only for the last chunk of a cancelled run.
+    """
+
+    start: int
+    rows: list[SourceRow]
+    probs: np.ndarray
+    label_idx: np.ndarray
+    tokens: np.ndarray
+    truncated: np.ndarray
+    errors: list[str | None]
+    complete: bool = True
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        return self.probs.max(axis=1) if self.probs.size else np.zeros(len(self.rows), dtype=np.float32)
+
+    @property
+    def done(self) -> np.ndarray:
+        return self.label_idx != NOT_SCORED
+
+    def prefix_done(self) -> int:
+        """How many leading rows have a final result (scored or failed)."""
+        pending = np.flatnonzero(self.label_idx == NOT_SCORED)
+        return int(pending[0]) if len(pending) else len(self.rows)
+
+
+@dataclass
+class _Prepared:
+    rows: np.ndarray  # indices into the window's encoded texts
+    feeds: dict[str, np.ndarray]
+    padded_len: int
+    real_tokens: int
+    encode_ms: float
+    queue_ms: float
+
+
+@dataclass
+class _Window:
+    start: int
+    rows: list[SourceRow]
+    valid: np.ndarray  # window positions of rows that have text
+    encoded: EncodedTexts
+    batches: list[_Prepared] = field(default_factory=list)
+
+
+class _ProducerFailed:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+class Classifier:
+    """A loaded text classifier: bundle + ONNX Runtime session + tokenizer + batching policy + stats."""
+
+    def __init__(self, session: ModelSession, encoder: TextEncoder, policy: BatchPolicy | None = None) -> None:
+        self.session = session
+        self.encoder = encoder
+        self.policy = policy or BatchPolicy()
+        if session.fixed_batch:
+            self.policy = BatchPolicy(min(self.policy.max_batch, session.fixed_batch), self.policy.max_tokens,
+                                      self.policy.window)
+        self.stats = StatsRecorder()
+        self._type_ids = any(s.name == "token_type_ids" for s in session.inputs)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path | ModelBundle,
+        *,
+        provider: str = "auto",
+        threads: int = 0,
+        graph_optimization: str = "all",
+        max_length: int | None = None,
+        policy: BatchPolicy | None = None,
+    ) -> Classifier:
+        """Load a model folder (or ``.onnx`` file with its siblings). Raises :class:`ModelError` with a sentence."""
+        bundle = path if isinstance(path, ModelBundle) else ModelBundle.from_path(path)
+        session = ModelSession.load(bundle, SessionConfig(provider, threads, graph_optimization))
+        encoder = TextEncoder.from_file(
+            bundle.tokenizer_path, max_length=max_length, model_max_length=session.fixed_length
+        )
+        return cls(session, encoder, policy)
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.session.labels
+
+    @property
+    def bundle(self) -> ModelBundle:
+        return self.session.bundle
+
+    @property
+    def multi_label(self) -> bool:
+        return self.bundle.multi_label
+
+    def card(self) -> dict:
+        """What the model is, for ``sieve info`` and the model panel."""
+        s = self.session
+        return {
+            "name": self.bundle.name,
+            "path": str(self.bundle.model_path),
+            "size_bytes": self.bundle.size_bytes,
+            "labels": list(self.labels),
+            "problem_type": self.bundle.problem_type,
+            "inputs": s.describe_io()["inputs"],
+            "outputs": s.describe_io()["outputs"],
+            "logits_output": s.logits_name,
+            "opset": s.opset,
+            "ir_version": s.facts.ir_version,
+            "producer": s.facts.producer,
+            "max_length": self.encoder.max_length,
+            "vocab_size": self.encoder.vocab_size,
+            "providers_available": list(s.providers.available),
+            "providers_in_use": list(s.providers.active),
+            "device": s.providers.device,
+            "cuda_fallback_reason": s.providers.fallback_reason,
+            "threads": s.config.intra_op_threads,
+        }
+
+    # ------------------------------------------------------------------ small lists
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """Score a list of texts synchronously; one :class:`Prediction` per text, in order."""
+        chunk = self.score(texts)
+        return predictions([r.text for r in chunk.rows], self.labels, chunk.probs, chunk.label_idx,
+                           chunk.truncated, chunk.errors)
+
+    def score(self, texts: Sequence[str], *, queue_ms: float = 0.0) -> ScoredChunk:
+        """Score texts on the calling thread and return result arrays in input order."""
+        rows = list(rows_from_texts(texts))
+        window = self._encode_window(0, rows, queue_ms=queue_ms)
+        return self._run_window(window, None, None, [0, 0])
+
+    def batcher(self, *, max_batch: int | None = None, max_wait_ms: float = 5.0) -> MicroBatcher[Prediction]:
+        """A :class:`MicroBatcher` that scores concurrent requests together (caller closes it)."""
+
+        def run(texts: list[str], queue_ms: float) -> list[Prediction]:
+            chunk = self.score(texts, queue_ms=queue_ms)
+            failed = [e for e in chunk.errors if e]
+            if failed and len(failed) == len(texts):
+                raise SieveError(failed[0])
+            return predictions(texts, self.labels, chunk.probs, chunk.label_idx, chunk.truncated, chunk.errors)
+
+        return MicroBatcher(run, max_batch=max_batch or self.policy.max_batch, max_wait_ms=max_wait_ms)
+
+    # ------------------------------------------------------------------ streams
+    def stream(
+        self,
+        rows: Iterable[SourceRow],
+        *,
+        cancel: threading.Event | None = None,
+        on_batch: Callable[[int], None] | None = None,
+        first_window: int | None = None,
+    ) -> Iterator[ScoredChunk]:
+        """Score ``rows`` and yield :class:`ScoredChunk` objects in input order, one per window.
+
+        Reading and tokenizing happen on a helper thread, one window ahead. ``cancel`` is checked before every batch;
+        when it is set the partial window is yielded (``complete=False``) and the stream ends. ``on_batch(rows)`` is
+        called after each batch. ``first_window`` makes the first window smaller so first results come sooner.
+        """
+        cancel = cancel or threading.Event()
+        stop = threading.Event()
+        ready: queue.Queue = queue.Queue(maxsize=2)
+        producer = threading.Thread(
+            target=self._produce, args=(iter(rows), ready, stop, first_window), name="sieve-encoder", daemon=True
+        )
+        producer.start()
+        outcomes = [0, 0]
+        try:
+            while True:
+                item = ready.get()
+                if item is _END:
+                    return
+                if isinstance(item, _ProducerFailed):
+                    raise item.exc
+                chunk = self._run_window(item, cancel, on_batch, outcomes)
+                yield chunk
+                if not chunk.complete:
+                    return
+        finally:
+            stop.set()
+            while producer.is_alive():  # unblock a producer waiting on a full queue
+                try:
+                    ready.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+            producer.join()
+
+    def _produce(self, rows: Iterator[SourceRow], ready: queue.Queue, stop: threading.Event,
+                 first_window: int | None) -> None:
+        def put(item: object) -> bool:
+            while not stop.is_set():
+                try:
+                    ready.put(item, timeout=0.05)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        try:
+            start, size = 0, first_window or self.policy.window
+            while not stop.is_set():
+                chunk = list(islice(rows, size))
+                if not chunk:
+                    break
+                if not put(self._encode_window(start, chunk)):
+                    return
+                start += len(chunk)
+                size = self.policy.window
+            put(_END)
+        except BaseException as exc:  # delivered to the consumer, which re-raises it on its own thread
+            put(_ProducerFailed(exc))
+
+    # ------------------------------------------------------------------ the two stages
+    def _encode_window(self, start: int, rows: list[SourceRow], *, queue_ms: float = 0.0) -> _Window:
+        t0 = time.perf_counter()
+        valid = np.fromiter((i for i, r in enumerate(rows) if r.text is not None), dtype=np.int64)
+        encoded = self.encoder.encode([rows[i].text for i in valid], with_type_ids=self._type_ids)
+        encode_ms = (time.perf_counter() - t0) * 1000.0
+        window = _Window(start, rows, valid, encoded)
+        total = max(1, len(valid))
+        s = self.session
+        for batch in plan_batches(encoded.lengths, self.policy):
+            t1 = time.perf_counter()
+            feeds, padded = pad_batch(encoded, batch, s.inputs, pad_id=self.encoder.pad_id,
+                                      fixed_length=s.fixed_length, fixed_batch=s.fixed_batch)
+            t2 = time.perf_counter()
+            window.batches.append(_Prepared(
+                batch, feeds, padded, int(encoded.lengths[batch].sum()),
+                encode_ms * len(batch) / total + (t2 - t1) * 1000.0, queue_ms,
+            ))
+        return window
+
+    def _run_window(self, window: _Window, cancel: threading.Event | None,
+                    on_batch: Callable[[int], None] | None, outcomes: list[int]) -> ScoredChunk:
+        """Run a window's batches; ``outcomes`` counts [succeeded, failed] batches across the whole run."""
+        n, k = len(window.rows), max(1, len(self.labels))
+        probs = np.zeros((n, k), dtype=np.float32)
+        label_idx = np.full(n, NOT_SCORED, dtype=np.int32)
+        tokens = np.zeros(n, dtype=np.int32)
+        truncated = np.zeros(n, dtype=bool)
+        errors: list[str | None] = [r.error for r in window.rows]
+        for i, row in enumerate(window.rows):
+            if row.text is None:
+                label_idx[i] = FAILED
+        tokens[window.valid] = window.encoded.lengths
+        truncated[window.valid] = window.encoded.truncated
+        complete = True
+        for prepared in window.batches:
+            if cancel is not None and cancel.is_set():
+                complete = False
+                break
+            positions = window.valid[prepared.rows]
+            ok = self._run_batch(prepared, positions, probs, label_idx, errors)
+            outcomes[0 if ok else 1] += 1
+            if not ok and outcomes[0] == 0 and outcomes[1] >= FAIL_FAST_BATCHES:
+                raise SieveError(errors[int(positions[0])] or "every batch failed",
+                                 f"Stopped after the first {outcomes[1]} batches all failed")
+            if on_batch is not None:
+                on_batch(len(positions))
+        return ScoredChunk(window.start, window.rows, probs, label_idx, tokens, truncated, errors, complete)
+
+    def _run_batch(self, prepared: _Prepared, positions: np.ndarray, probs: np.ndarray,
+                   label_idx: np.ndarray, errors: list[str | None]) -> bool:
+        """Run one prepared batch into the window's arrays; on failure mark its rows and return False."""
+        started = self.stats.now()
+        t0 = time.perf_counter()
+        try:
+            logits = self.session.run(prepared.feeds)[: len(positions)]
+        except ModelError:
+            raise
+        except Exception as exc:  # one batch failing must not lose the others
+            self.stats.add(rows=len(positions), padded_len=prepared.padded_len, real_tokens=prepared.real_tokens,
+                           queue_ms=prepared.queue_ms, encode_ms=prepared.encode_ms,
+                           infer_ms=(time.perf_counter() - t0) * 1000.0, failed=True, started=started)
+            message = str(exc) if isinstance(exc, SieveError) else f"{type(exc).__name__}: {exc}"
+            log.warning("batch of %d rows failed: %s", len(positions), message)
+            label_idx[positions] = FAILED
+            for p in positions.tolist():
+                errors[p] = message
+            return False
+        t1 = time.perf_counter()
+        p = probabilities(logits, self.multi_label)
+        probs[positions] = p
+        label_idx[positions] = p.argmax(axis=1)
+        t2 = time.perf_counter()
+        self.stats.add(rows=len(positions), padded_len=prepared.padded_len, real_tokens=prepared.real_tokens,
+                       queue_ms=prepared.queue_ms, encode_ms=prepared.encode_ms, infer_ms=(t1 - t0) * 1000.0,
+                       post_ms=(t2 - t1) * 1000.0, started=started)
+        return True

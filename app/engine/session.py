@@ -1,0 +1,412 @@
+"""The ONNX Runtime session: provider choice, the reason for any CUDA fallback, and input/output introspection."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib.util
+import io
+import logging
+import os
+import re
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from .bundle import ModelBundle
+from .errors import InferenceError, ModelError
+from .onnx_meta import OnnxFacts, check_external_data, read_facts
+
+log = logging.getLogger(__name__)
+
+TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+PROVIDER_NAMES = {"cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
+OPT_LEVELS = {
+    "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
+_ORT_DTYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
+_FLOAT_TYPES = {"tensor(float)", "tensor(float16)", "tensor(double)", "tensor(bfloat16)"}
+# An unlabelled 2-D output this wide is a hidden state (embedding), not class logits.
+_EMBEDDING_WIDTH = 128
+_log_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """How to start ONNX Runtime.
+
+    ``provider``: ``"auto"`` (CUDA when it works, else CPU), ``"cuda"`` or ``"cpu"``.
+    ``intra_op_threads``: 0 lets ONNX Runtime choose (one per physical core).
+    """
+
+    provider: str = "auto"
+    intra_op_threads: int = 0
+    graph_optimization: str = "all"
+
+    def __post_init__(self) -> None:
+        if self.provider not in ("auto", "cuda", "cpu"):
+            raise ModelError(f"Unknown provider {self.provider!r}", "Use auto, cuda or cpu")
+        if self.graph_optimization not in OPT_LEVELS:
+            raise ModelError(
+                f"Unknown graph optimisation level {self.graph_optimization!r}",
+                f"Use one of {', '.join(OPT_LEVELS)}",
+            )
+        if self.intra_op_threads < 0:
+            raise ModelError("Thread count cannot be negative", "Use 0 for automatic, or a positive number")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    dtype: type
+    fixed_batch: int | None
+    fixed_length: int | None
+
+
+@dataclass(frozen=True)
+class ProviderReport:
+    """Which execution provider runs the model and, when CUDA was wanted but not obtained, why."""
+
+    requested: tuple[str, ...]
+    active: tuple[str, ...]
+    available: tuple[str, ...]
+    fallback_reason: str | None = None
+
+    @property
+    def device(self) -> str:
+        return "CUDA" if self.active and self.active[0] == PROVIDER_NAMES["cuda"] else "CPU"
+
+    def describe(self) -> str:
+        text = f"{self.device} ({self.active[0] if self.active else 'none'})"
+        return f"{text}; CUDA not used: {self.fallback_reason}" if self.fallback_reason else text
+
+
+@dataclass
+class ModelSession:
+    """An ONNX Runtime session over a text classifier, with its inputs and logits output resolved.
+
+    ``run`` is thread-safe (ONNX Runtime allows concurrent ``Run`` calls on one session).
+    """
+
+    bundle: ModelBundle
+    config: SessionConfig
+    session: ort.InferenceSession
+    inputs: tuple[InputSpec, ...]
+    logits_name: str
+    logits_width: int | None
+    labels: tuple[str, ...]
+    providers: ProviderReport
+    facts: OnnxFacts = field(default_factory=OnnxFacts)
+    _output_names: list[str] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def load(cls, bundle: ModelBundle, config: SessionConfig | None = None) -> ModelSession:
+        config = config or SessionConfig()
+        facts = read_facts(bundle.model_path)
+        check_external_data(bundle.model_path, facts)
+        requested, probe_reason = _requested_providers(config.provider)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = OPT_LEVELS[config.graph_optimization]
+        options.intra_op_num_threads = config.intra_op_threads
+        options.log_severity_level = 3
+        with _quiet_ort():
+            try:
+                session = ort.InferenceSession(str(bundle.model_path), options, providers=list(requested))
+            except Exception as exc:  # ORT raises several unrelated types (Fail, InvalidGraph, RuntimeException…)
+                raise explain_load_error(exc, bundle.model_path) from exc
+        active = tuple(session.get_providers())
+        reason = None
+        if PROVIDER_NAMES["cuda"] in requested and PROVIDER_NAMES["cuda"] not in active:
+            reason = probe_reason or "ONNX Runtime could not start the CUDA provider for this model"
+        elif config.provider in ("auto", "cuda") and PROVIDER_NAMES["cuda"] not in requested:
+            reason = probe_reason
+        report = ProviderReport(requested, active, tuple(ort.get_available_providers()), reason)
+        if reason and config.provider == "cuda":
+            log.warning("CUDA was requested but the model runs on CPU: %s", reason)
+
+        inputs = _resolve_inputs(session)
+        logits_name, width = _resolve_logits(session, bundle)
+        labels = _resolve_labels(bundle, width)
+        return cls(bundle, config, session, inputs, logits_name, width, labels, report, facts, [logits_name])
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(spec.name for spec in self.inputs)
+
+    @property
+    def fixed_length(self) -> int | None:
+        lengths = [s.fixed_length for s in self.inputs if s.fixed_length]
+        return min(lengths) if lengths else None
+
+    @property
+    def opset(self) -> int | None:
+        return self.facts.opset
+
+    @property
+    def fixed_batch(self) -> int | None:
+        sizes = [s.fixed_batch for s in self.inputs if s.fixed_batch]
+        return min(sizes) if sizes else None
+
+    def describe_io(self) -> dict:
+        """Inputs and outputs as ONNX Runtime sees them (names, element types, shapes)."""
+        return {
+            "inputs": [(i.name, i.type, list(i.shape)) for i in self.session.get_inputs()],
+            "outputs": [(o.name, o.type, list(o.shape)) for o in self.session.get_outputs()],
+        }
+
+    # ------------------------------------------------------------------ running
+    def run(self, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Run one padded batch; return logits as float32 ``[batch, num_labels]``."""
+        try:
+            (logits,) = self.session.run(self._output_names, dict(feeds))
+        except Exception as exc:
+            raise explain_run_error(exc, feeds) from exc
+        logits = np.asarray(logits)
+        if logits.ndim != 2:
+            raise ModelError(
+                f"Output {self.logits_name!r} came back with shape {list(logits.shape)}, not [batch, labels]",
+                "Export the classification head's logits as the model output",
+            )
+        if self.labels and logits.shape[1] != len(self.labels):
+            raise ModelError(
+                f"The model gives {logits.shape[1]} scores per text but the bundle names {len(self.labels)} labels",
+                "Make id2label in config.json (or labels.txt) match the classifier head",
+            )
+        return logits.astype(np.float32, copy=False)
+
+
+# ---------------------------------------------------------------------- providers
+def _requested_providers(choice: str) -> tuple[tuple[str, ...], str | None]:
+    cpu = PROVIDER_NAMES["cpu"]
+    if choice == "cpu":
+        return (cpu,), None
+    reason = cuda_unavailable_reason()
+    if reason and choice == "auto":
+        return (cpu,), reason
+    return (PROVIDER_NAMES["cuda"], cpu), reason
+
+
+@lru_cache(maxsize=1)
+def cuda_unavailable_reason() -> str | None:
+    """Why CUDA cannot be used here, in one sentence; ``None`` when it looks usable.
+
+    Probed directly (provider list, shared libraries, driver, device count) rather than parsed from ORT's log.
+    """
+    if PROVIDER_NAMES["cuda"] not in ort.get_available_providers():
+        return (
+            f"this onnxruntime build ({ort.get_device()}) has no CUDA provider; "
+            "install onnxruntime-gpu on Linux or Windows x86-64 for GPU support"
+        )
+    _preload_pip_cuda()
+    capi = Path(ort.__file__).parent / "capi"
+    lib = capi / ("onnxruntime_providers_cuda.dll" if sys.platform == "win32" else "libonnxruntime_providers_cuda.so")
+    try:
+        ctypes.CDLL(str(lib))
+    except OSError as exc:
+        missing = str(exc).split(":")[0].strip() if "cannot open shared object" in str(exc) else str(exc)
+        return (
+            f"the CUDA libraries onnxruntime-gpu {ort.__version__} needs are not installed ({missing} not found); "
+            "install them with pip install 'onnxruntime-gpu[cuda,cudnn]' or the matching CUDA toolkit and cuDNN"
+        )
+    driver = "nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1"
+    try:
+        cuda = ctypes.CDLL(driver)
+    except OSError:
+        return f"no NVIDIA driver was found ({driver} is missing)"
+    count = ctypes.c_int(0)
+    status = cuda.cuInit(0)
+    if status == 0:
+        status = cuda.cuDeviceGetCount(ctypes.byref(count))
+    if status != 0 or count.value == 0:
+        return f"no usable NVIDIA GPU (CUDA driver status {status}, {count.value} devices)"
+    return None
+
+
+def _preload_pip_cuda() -> None:
+    """Load CUDA/cuDNN from the nvidia-* pip packages (onnxruntime-gpu[cuda,cudnn]) when they are installed.
+
+    ``onnxruntime.preload_dlls`` prints each library it misses; that goes to the debug log, not the terminal.
+    """
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is None or importlib.util.find_spec("nvidia") is None:
+        return
+    out = io.StringIO()
+    with contextlib.suppress(Exception), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        preload()
+    if out.getvalue().strip():
+        log.debug("onnxruntime.preload_dlls: %s", out.getvalue().strip())
+
+
+@contextlib.contextmanager
+def _quiet_ort() -> Iterator[None]:
+    """Keep ORT's native log (e.g. its CUDA-load error) off the user's terminal while a session starts."""
+    with _log_lock:
+        ort.set_default_logger_severity(4)
+        try:
+            yield
+        finally:
+            ort.set_default_logger_severity(3)
+
+
+# ---------------------------------------------------------------------- introspection
+def _io_summary(session: ort.InferenceSession) -> str:
+    ins = ", ".join(f"{i.name} {i.type} {list(i.shape)}" for i in session.get_inputs())
+    outs = ", ".join(f"{o.name} {o.type} {list(o.shape)}" for o in session.get_outputs())
+    return f"inputs: {ins}; outputs: {outs}"
+
+
+def _dim(value: object) -> int | None:
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def _resolve_inputs(session: ort.InferenceSession) -> tuple[InputSpec, ...]:
+    specs = []
+    for node in session.get_inputs():
+        if node.name not in TEXT_INPUTS:
+            raise ModelError(
+                f"The model takes an input named {node.name!r} that Sieve cannot fill ({_io_summary(session)})",
+                f"Sieve feeds text classifiers through {', '.join(TEXT_INPUTS)}",
+            )
+        if node.type not in _ORT_DTYPES:
+            raise ModelError(
+                f"Input {node.name!r} has element type {node.type}, not int64 or int32 ({_io_summary(session)})",
+                "Export token inputs as int64 (the PyTorch default) or int32",
+            )
+        if len(node.shape) != 2:
+            raise ModelError(
+                f"Input {node.name!r} has shape {list(node.shape)}, not [batch, sequence]",
+                "Export with input shapes [batch_size, sequence_length]",
+            )
+        specs.append(InputSpec(node.name, _ORT_DTYPES[node.type], _dim(node.shape[0]), _dim(node.shape[1])))
+    if not any(s.name == "input_ids" for s in specs):
+        raise ModelError(
+            f"The model has no input_ids input, so it does not take text ({_io_summary(session)})",
+            "Choose a text classifier exported with an input_ids input",
+        )
+    return tuple(specs)
+
+
+def _resolve_logits(session: ort.InferenceSession, bundle: ModelBundle) -> tuple[str, int | None]:
+    outputs = session.get_outputs()
+    named = [o for o in outputs if o.name == "logits"]
+    if named:
+        node = named[0]
+    else:
+        floats2d = [o for o in outputs if o.type in _FLOAT_TYPES and len(o.shape) == 2]
+        if len(floats2d) != 1:
+            kinds = [o for o in outputs if o.type in _FLOAT_TYPES and len(o.shape) == 3]
+            what = (
+                "it looks like an embedding model (its output is [batch, sequence, hidden])"
+                if kinds
+                else "none of its outputs is a single [batch, labels] score table"
+            )
+            raise ModelError(
+                f"The model is not a text classifier: {what} ({_io_summary(session)})",
+                "Choose a sequence-classification model whose output is named logits",
+            )
+        node = floats2d[0]
+    if node.type not in _FLOAT_TYPES or len(node.shape) != 2:
+        raise ModelError(
+            f"Output 'logits' has type {node.type} and shape {list(node.shape)}, not float [batch, labels]",
+            "Export the classification head's logits as a float [batch_size, num_labels] output",
+        )
+    width = _dim(node.shape[1])
+    if width and not bundle.labels and node.name != "logits" and width >= _EMBEDDING_WIDTH:
+        raise ModelError(
+            f"The model is not a text classifier: output {node.name!r} is [batch, {width}] and the bundle "
+            f"names no labels, which is what a sentence-embedding model looks like ({_io_summary(session)})",
+            "Choose a classifier, or add config.json with id2label (or labels.txt) if this really is one",
+        )
+    if width and bundle.labels and width != len(bundle.labels):
+        raise ModelError(
+            f"The model gives {width} scores per text but {bundle.config_path or 'labels.txt'} names "
+            f"{len(bundle.labels)} labels ({', '.join(bundle.labels)})",
+            "Make id2label (or labels.txt) list exactly one label per output column",
+        )
+    return node.name, width
+
+
+def _resolve_labels(bundle: ModelBundle, width: int | None) -> tuple[str, ...]:
+    if bundle.labels:
+        return bundle.labels
+    if width:
+        return tuple(f"LABEL_{i}" for i in range(width))
+    return ()
+
+
+# ---------------------------------------------------------------------- error translation
+def explain_load_error(exc: Exception, path: Path) -> ModelError:
+    """Turn an ONNX Runtime load failure into one sentence saying what is wrong and what to do."""
+    text = str(exc)
+    ir = re.search(r"Unsupported model IR version: (\d+), max supported IR version: (\d+)", text)
+    if ir:
+        return ModelError(
+            f"{path.name} uses ONNX IR version {ir.group(1)}, but onnxruntime {ort.__version__} reads up to "
+            f"IR version {ir.group(2)}",
+            f"Re-export with onnx's ir_version set to {ir.group(2)} or lower "
+            "(model.ir_version = N before onnx.save), or upgrade onnxruntime",
+        )
+    opset = re.search(r"[Oo]pset (\d+) is under development|max supported opset[^\d]*(\d+)", text)
+    if opset:
+        return ModelError(
+            f"{path.name} needs a newer ONNX opset than onnxruntime {ort.__version__} supports",
+            "Re-export with opset_version=17, or upgrade onnxruntime",
+        )
+    if "Protobuf parsing failed" in text or "INVALID_PROTOBUF" in text:
+        return ModelError(
+            f"{path.name} is not a readable ONNX model (the file is damaged, truncated, or not ONNX at all)",
+            "Export the model again, or copy the complete file",
+        )
+    custom = re.search(r"\(\"?[^,]*,\s*(\w+),\s*([\w.]+)", text)
+    if "is not a registered function/op" in text or "No opset import for domain" in text:
+        op = f" {custom.group(1)} from domain {custom.group(2)}" if custom else ""
+        return ModelError(
+            f"{path.name} uses a custom operator{op} that plain onnxruntime does not have",
+            "Sieve does not load custom-op libraries; export the model with standard ONNX operators",
+        )
+    if "external data" in text.lower() or "location" in text.lower() and "data" in text.lower():
+        return ModelError(
+            f"{path.name} keeps its weights in an external data file that could not be read ({_first_line(text)})",
+            "Keep the .onnx file and its .data file together in the model folder",
+        )
+    return ModelError(
+        f"ONNX Runtime could not load {path.name}: {_first_line(text)}",
+        "Check that the file is a complete ONNX export",
+    )
+
+
+def explain_run_error(exc: Exception, feeds: Mapping[str, np.ndarray]) -> InferenceError:
+    """Turn a failure inside ``session.run`` into a sentence about the batch."""
+    text = str(exc)
+    shape = next(iter(feeds.values())).shape if feeds else ()
+    if "out of bounds" in text or "out of range" in text or "indices element" in text.lower():
+        max_id = int(feeds["input_ids"].max()) if "input_ids" in feeds else None
+        return InferenceError(
+            f"The model rejected token id {max_id}: the tokenizer's vocabulary is larger than the model's "
+            "embedding table, so tokenizer.json does not belong to this model",
+            "Use the tokenizer.json that was saved with this model",
+        )
+    if "Failed to allocate memory" in text or "out of memory" in text.lower():
+        return InferenceError(f"Out of memory on a batch of shape {list(shape)}", "Lower the batch size or max tokens")
+    return InferenceError(f"ONNX Runtime failed on a batch of shape {list(shape)}: {_first_line(text)}")
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else "unknown error"
+    line = re.sub(r"^\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*\w+\s*:\s*", "", line)
+    return line[:300]
+
+
+def default_threads() -> int:
+    """Physical-core guess used in reports (ORT picks its own when the setting is 0)."""
+    return max(1, (os.cpu_count() or 2))

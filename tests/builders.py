@@ -1,0 +1,194 @@
+"""Build small real ONNX text classifiers and real ``tokenizers`` tokenizers for the tests.
+
+The classifier is a bag-of-embeddings model: ``logits = mean(E[ids] (+ T[type_ids]) over real tokens) @ W + b``.
+Its output does not depend on padding, and :func:`reference_logits` computes the same thing in numpy, so tests can
+check Sieve's results against an independent calculation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
+WORDS = (
+    "i love this great movie so much it was wonderful and happy the best day ever "
+    "hate awful terrible bad boring worst sad angry not good fine okay neutral table chair weather today "
+    "a an of to in is was on for with that at by from"
+).split()
+ORT_IR_VERSION = 10  # onnx 1.23 writes IR 14 by default; onnxruntime 1.31 reads up to 11
+
+
+def make_tokenizer(
+    path: Path,
+    words: Sequence[str] = WORDS,
+    *,
+    max_length: int | None = None,
+    fixed_padding: int | None = None,
+) -> Tokenizer:
+    """A lower-casing word-level tokenizer with ``[CLS] text [SEP]``, saved to ``path`` (tokenizer.json)."""
+    vocab = {tok: i for i, tok in enumerate([*SPECIALS, *dict.fromkeys(words)])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+    )
+    if max_length:
+        tok.enable_truncation(max_length)
+    if fixed_padding:
+        tok.enable_padding(length=fixed_padding, pad_id=0, pad_token="[PAD]")
+    tok.save(str(path))
+    return tok
+
+
+@dataclass
+class Weights:
+    embed: np.ndarray  # [vocab, hidden]
+    types: np.ndarray | None  # [2, hidden]
+    proj: np.ndarray  # [hidden, labels]
+    bias: np.ndarray  # [labels]
+    pad_id: int = 0
+
+
+def make_classifier(
+    path: Path,
+    vocab_size: int,
+    *,
+    num_labels: int = 3,
+    hidden: int = 8,
+    inputs: Sequence[str] = ("input_ids", "attention_mask"),
+    int32: bool = False,
+    fixed_length: int | None = None,
+    fixed_batch: int | None = None,
+    output_name: str = "logits",
+    output_width: int | None = None,
+    seed: int = 0,
+    ir_version: int = ORT_IR_VERSION,
+) -> Weights:
+    """Write a bag-of-embeddings classifier to ``path``; return its weights for :func:`reference_logits`."""
+    rng = np.random.default_rng(seed)
+    width = output_width or num_labels
+    w = Weights(
+        embed=rng.normal(size=(vocab_size, hidden)).astype(np.float32),
+        types=rng.normal(size=(2, hidden)).astype(np.float32) if "token_type_ids" in inputs else None,
+        proj=rng.normal(size=(hidden, width)).astype(np.float32),
+        bias=rng.normal(size=(width,)).astype(np.float32),
+    )
+    itype = TensorProto.INT32 if int32 else TensorProto.INT64
+    shape = [fixed_batch or "batch_size", fixed_length or "sequence_length"]
+    graph_inputs = [helper.make_tensor_value_info(name, itype, shape) for name in inputs]
+    inits = [
+        numpy_helper.from_array(w.embed, "E"),
+        numpy_helper.from_array(w.proj, "W"),
+        numpy_helper.from_array(w.bias, "b"),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1"),
+        numpy_helper.from_array(np.array([2], dtype=np.int64), "axis2"),
+        numpy_helper.from_array(np.array(1.0, dtype=np.float32), "one"),
+        numpy_helper.from_array(np.array(w.pad_id, dtype=np.int32 if int32 else np.int64), "pad"),
+    ]
+    nodes = [helper.make_node("Gather", ["E", "input_ids"], ["emb0"], axis=0)]
+    emb = "emb0"
+    if w.types is not None:
+        inits.append(numpy_helper.from_array(w.types, "T"))
+        nodes += [
+            helper.make_node("Gather", ["T", "token_type_ids"], ["temb"], axis=0),
+            helper.make_node("Add", [emb, "temb"], ["emb1"]),
+        ]
+        emb = "emb1"
+    if "attention_mask" in inputs:
+        nodes.append(helper.make_node("Cast", ["attention_mask"], ["maskf"], to=TensorProto.FLOAT))
+    else:  # no mask input: real tokens are the ones that are not padding
+        nodes += [
+            helper.make_node("Equal", ["input_ids", "pad"], ["is_pad"]),
+            helper.make_node("Not", ["is_pad"], ["is_real"]),
+            helper.make_node("Cast", ["is_real"], ["maskf"], to=TensorProto.FLOAT),
+        ]
+    nodes += [
+        helper.make_node("Unsqueeze", ["maskf", "axis2"], ["mask3"]),
+        helper.make_node("Mul", [emb, "mask3"], ["masked"]),
+        helper.make_node("ReduceSum", ["masked", "axis1"], ["summed"], keepdims=0),
+        helper.make_node("ReduceSum", ["mask3", "axis1"], ["count0"], keepdims=0),
+        helper.make_node("Max", ["count0", "one"], ["count"]),
+        helper.make_node("Div", ["summed", "count"], ["pooled"]),
+        helper.make_node("MatMul", ["pooled", "W"], ["proj"]),
+        helper.make_node("Add", ["proj", "b"], [output_name]),
+    ]
+    out = helper.make_tensor_value_info(output_name, TensorProto.FLOAT, [shape[0], width])
+    graph = helper.make_graph(nodes, "tiny_classifier", graph_inputs, [out], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="sieve-tests")
+    model.ir_version = ir_version
+    if ir_version <= onnx.IR_VERSION:
+        onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return w
+
+
+def reference_logits(w: Weights, ids: Sequence[Sequence[int]], type_ids: Sequence[Sequence[int]] | None = None) -> np.ndarray:
+    """The classifier's logits for unpadded token id lists, computed in numpy (float64)."""
+    rows = []
+    for i, seq in enumerate(ids):
+        e = w.embed[np.asarray(seq)].astype(np.float64)
+        if w.types is not None:
+            t = np.asarray(type_ids[i]) if type_ids is not None else np.zeros(len(seq), dtype=np.int64)
+            e = e + w.types[t]
+        rows.append(e.mean(axis=0) @ w.proj + w.bias)
+    return np.array(rows)
+
+
+def make_embedding_model(path: Path, vocab_size: int, *, rank: int = 3, hidden: int = 384) -> None:
+    """A model whose output is a hidden state (``[batch, seq, hidden]`` or pooled ``[batch, hidden]``)."""
+    rng = np.random.default_rng(1)
+    embed = numpy_helper.from_array(rng.normal(size=(vocab_size, hidden)).astype(np.float32), "E")
+    ids = helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])
+    mask = helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"])
+    nodes = [helper.make_node("Gather", ["E", "input_ids"], ["hidden" if rank == 3 else "h3"], axis=0)]
+    inits = [embed]
+    if rank == 2:
+        inits.append(numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1"))
+        nodes.append(helper.make_node("ReduceMean", ["h3", "axis1"], ["sentence_embedding"], keepdims=0))
+        out = helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch", hidden])
+    else:
+        out = helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["batch", "seq", hidden])
+    graph = helper.make_graph(nodes, "embedder", [ids, mask], [out], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = ORT_IR_VERSION
+    onnx.save(model, str(path))
+
+
+def make_bundle(
+    root: Path,
+    *,
+    labels: Sequence[str] | None = ("negative", "neutral", "positive"),
+    problem_type: str | None = None,
+    tokenizer_kwargs: dict | None = None,
+    **model_kwargs,
+) -> tuple[Path, Weights, Tokenizer]:
+    """A complete model folder: model.onnx + tokenizer.json (+ config.json when ``labels``)."""
+    root.mkdir(parents=True, exist_ok=True)
+    tok = make_tokenizer(root / "tokenizer.json", **(tokenizer_kwargs or {}))
+    num_labels = len(labels) if labels else model_kwargs.pop("num_labels", 3)
+    weights = make_classifier(root / "model.onnx", tok.get_vocab_size(), num_labels=num_labels, **model_kwargs)
+    if labels:
+        config = {"id2label": {str(i): lab for i, lab in enumerate(labels)}}
+        if problem_type:
+            config["problem_type"] = problem_type
+        (root / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return root, weights, tok
+
+
+def token_ids(tok: Tokenizer, texts: Sequence[str], max_length: int | None = None) -> list[list[int]]:
+    """Reference tokenization: a fresh tokenizer with no padding, optional truncation."""
+    fresh = Tokenizer.from_str(tok.to_str())
+    fresh.no_padding()
+    if max_length:
+        fresh.enable_truncation(max_length)
+    return [e.ids for e in fresh.encode_batch(list(texts))]

@@ -1,0 +1,184 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from app.engine import InputError, ResultWriter, open_source
+from app.engine.io import expand_inputs, partial_path, resolve_column
+
+
+def write(path, data: bytes | str):
+    path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+    return path
+
+
+def texts(source):
+    return [r.text for r in source]
+
+
+def test_txt_one_text_per_line_keeps_blank_lines(tmp_path):
+    src = open_source(write(tmp_path / "a.txt", "one\r\ntwo\n\nfour"))
+    rows = list(src)
+    assert [r.text for r in rows] == ["one", "two", "", "four"]
+    assert [r.line for r in rows] == [1, 2, 3, 4]
+    assert src.estimate_rows() == 4
+
+
+def test_csv_finds_text_column_and_keeps_all_fields(tmp_path):
+    src = open_source(write(tmp_path / "a.csv", "id,Text,score\n1,hello,3\n2,\"multi\nline, with comma\",4\n3,bye,5\n"))
+    rows = list(src)
+    assert [r.text for r in rows] == ["hello", "multi\nline, with comma", "bye"]
+    assert [r.line for r in rows] == [2, 3, 5]
+    assert rows[1].record == ["2", "multi\nline, with comma", "4"]
+    assert src.columns == ["id", "Text", "score"]
+
+
+@pytest.mark.parametrize(("column", "expected"), [("body", ["x", "y"]), (0, ["1", "2"]), ("2", ["x", "y"])])
+def test_csv_column_by_name_or_index(tmp_path, column, expected):
+    path = write(tmp_path / "a.csv", "id,title,body\n1,t1,x\n2,t2,y\n")
+    assert texts(open_source(path, column=column)) == expected
+
+
+def test_csv_semicolon_and_tsv(tmp_path):
+    assert texts(open_source(write(tmp_path / "a.csv", "id;text\n1;a, b\n"))) == ["a, b"]
+    assert texts(open_source(write(tmp_path / "a.tsv", "text\tid\nhi there\t1\n"))) == ["hi there"]
+
+
+def test_csv_without_the_column_lists_the_real_columns(tmp_path):
+    path = write(tmp_path / "a.csv", "id,title\n1,x\n")
+    with pytest.raises(InputError, match=r"no column named 'text' \(its columns are 'id', 'title'\)"):
+        open_source(path)
+    with pytest.raises(InputError, match="no column 'body'"):
+        open_source(path, column="body")
+    with pytest.raises(InputError, match="no column 5"):
+        open_source(path, column=5)
+
+
+def test_ragged_rows_become_failed_rows_or_lose_only_extra_fields(tmp_path):
+    src = open_source(write(tmp_path / "a.csv", "id,text\n1,ok\n2\n3,fine,extra\n\n4,last\n"))
+    rows = list(src)
+    assert [r.text for r in rows] == ["ok", None, "fine", "last"]
+    assert "line 3 has 1 fields" in rows[1].error
+    assert rows[2].record == ["3", "fine"]
+    assert src.issues.counts == {"bad_row": 1, "extra_fields": 1}
+
+
+def test_undecodable_lines_are_replaced_and_reported_with_line_numbers(tmp_path):
+    path = write(tmp_path / "a.txt", b"fine\ncaf\xe9\nok\nna\xefve\n")
+    src = open_source(path)
+    assert texts(src) == ["fine", "caf\ufffd", "ok", "na\ufffdve"]
+    assert src.issues.counts == {"decode": 2} and src.issues.lines["decode"] == [2, 4]
+    assert "line 2, 4" in src.issues.messages("a.txt")[0]
+    assert texts(open_source(path, encoding="cp1252")) == ["fine", "café", "ok", "naïve"]
+    with pytest.raises(InputError, match=r"line 2 is not valid utf-8 \(byte 0xe9 at column 4\)"):
+        list(open_source(path, errors="strict"))
+
+
+def test_bom_is_dropped(tmp_path):
+    assert texts(open_source(write(tmp_path / "a.csv", b"\xef\xbb\xbftext\nhi\n"))) == ["hi"]
+
+
+def test_jsonl_bad_lines_are_rows_with_errors(tmp_path):
+    lines = ['{"text": "good", "id": 1}', "{broken", "", '{"body": "x"}', "[1, 2]", '{"text": 5}']
+    src = open_source(write(tmp_path / "a.jsonl", "\n".join(lines) + "\n"))
+    rows = list(src)
+    assert [r.text for r in rows] == ["good", None, None, None, "5"]
+    assert [r.line for r in rows] == [1, 2, 4, 5, 6]
+    assert "line 2 is not valid JSON" in rows[1].error
+    assert "has no 'text' field" in rows[2].error
+    assert "not an object" in rows[3].error
+    assert texts(open_source(tmp_path / "a.jsonl", field="body")) == [None, None, "x", None, None]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "match"),
+    [
+        ("empty.txt", b"", "empty"),
+        ("blob.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+        ("a.docx", b"PK\x03\x04", "does not read .docx"),
+        ("u16.txt", "hello".encode("utf-16"), "UTF-16"),
+    ],
+)
+def test_unreadable_files_get_a_sentence(tmp_path, name, data, match):
+    with pytest.raises(InputError, match=match):
+        open_source(write(tmp_path / name, data))
+
+
+def test_folders_expand_to_readable_files(tmp_path):
+    write(tmp_path / "b.csv", "text\nx\n")
+    write(tmp_path / "a.txt", "x\n")
+    write(tmp_path / "c.png", b"\x89PNG")
+    files, skipped = expand_inputs([tmp_path])
+    assert [f.name for f in files] == ["a.txt", "b.csv"]
+    assert skipped == ["c.png: not a .txt/.csv/.tsv/.jsonl file"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="holds no"):
+        expand_inputs([tmp_path / "empty"])
+
+
+def test_resolve_column_guesses_single_column():
+    assert resolve_column(["sentence"], None) == 0
+    assert resolve_column(["only"], None) == 0
+
+
+# ---------------------------------------------------------------------- writers
+def scored(n, k=2):
+    probs = np.tile(np.array([[0.25, 0.75]], dtype=np.float32), (n, 1))[:, :k]
+    return probs, np.full(n, k - 1, dtype=np.int32), np.zeros(n, dtype=bool)
+
+
+def test_csv_writer_keeps_input_columns_and_adds_results(tmp_path):
+    src = open_source(write(tmp_path / "in.csv", "id,text\n1,hello\n2\n"))
+    rows = list(src)
+    probs, idx, trunc = scored(2)
+    idx[1] = -2
+    with ResultWriter(tmp_path / "out.csv", ["neg", "pos"], src.columns, source_kind="csv") as w:
+        w.write(rows, probs, idx, trunc, [r.error for r in rows])
+    out = list(csv.reader(open(tmp_path / "out.csv", encoding="utf-8")))
+    assert out[0] == ["id", "text", "label", "confidence", "score_neg", "score_pos", "truncated", "error"]
+    assert out[1] == ["1", "hello", "pos", "0.75", "0.25", "0.75", "false", ""]
+    assert out[2][:3] == ["2", "", ""] and "has 1 fields" in out[2][-1]
+
+
+def test_column_name_collisions_get_a_prefix(tmp_path):
+    with ResultWriter(tmp_path / "out.csv", ["a", "b"], ["text", "label"], source_kind="csv") as w:
+        pass
+    header = next(csv.reader(open(tmp_path / "out.csv")))
+    assert header[:3] == ["text", "label", "sieve_label"]
+
+
+def test_jsonl_writer_merges_into_the_input_object(tmp_path):
+    src = open_source(write(tmp_path / "in.jsonl", '{"text": "hi", "id": 7}\n{oops\n'))
+    rows = list(src)
+    probs, idx, trunc = scored(2)
+    idx[1] = -2
+    with ResultWriter(tmp_path / "out.jsonl", ["neg", "pos"], src.columns, source_kind="jsonl") as w:
+        w.write(rows, probs, idx, trunc, [r.error for r in rows])
+    objs = [json.loads(line) for line in open(tmp_path / "out.jsonl", encoding="utf-8")]
+    assert objs[0] == {"text": "hi", "id": 7, "label": "pos", "confidence": 0.75, "scores": {"neg": 0.25, "pos": 0.75}}
+    assert objs[1]["label"] is None and "not valid JSON" in objs[1]["error"]
+
+
+def test_writer_is_atomic(tmp_path):
+    target = tmp_path / "out.csv"
+    target.write_text("previous results\n")
+    with pytest.raises(RuntimeError), ResultWriter(target, ["a"], ["text"]) as w:
+        w.write(list(open_source(write(tmp_path / "in.txt", "x\n"))), *scored(1, 1), [None])
+        raise RuntimeError("crash mid-export")
+    assert target.read_text() == "previous results\n"  # untouched: no half file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "out.csv"]  # and no temp file left
+
+
+def test_partial_file_survives_a_crash_and_can_be_continued(tmp_path):
+    target = tmp_path / "out.jsonl"
+    part = partial_path(target)
+    rows = list(open_source(write(tmp_path / "in.txt", "x\ny\n")))
+    with pytest.raises(KeyboardInterrupt), ResultWriter(target, ["a"], ["text"], partial=part) as w:
+        w.write(rows[:1], *scored(1, 1), [None])
+        raise KeyboardInterrupt
+    assert not target.exists() and part.exists()
+    with ResultWriter(target, ["a"], ["text"], partial=part, append=True) as w:
+        w.write(rows[1:], *scored(1, 1), [None])
+    assert [json.loads(x)["text"] for x in target.read_text().splitlines()] == ["x", "y"]
+    assert not part.exists()
