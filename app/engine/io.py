@@ -394,16 +394,21 @@ class ResultWriter:
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path | None,
         labels: Sequence[str],
         input_columns: Sequence[str],
         *,
         source_kind: str = "txt",
         partial: Path | None = None,
         append: bool = False,
+        stream: IO[str] | None = None,
+        kind: str | None = None,
     ) -> None:
-        self.path = Path(path)
-        self.kind = output_kind(self.path)
+        self.path = Path(path) if path is not None else None
+        self.stream = stream
+        if self.path is None and stream is None:
+            raise ValueError("ResultWriter needs a path or a stream")
+        self.kind = kind or output_kind(self.path)
         self.labels = tuple(labels)
         self.cols = OutputColumns(self.labels, tuple(input_columns))
         self.source_kind = source_kind
@@ -415,10 +420,13 @@ class ResultWriter:
         self._csv: Any = None
 
     def __enter__(self) -> ResultWriter:
-        self._ctx = atomic_path(self.path, partial=self.partial)
-        tmp = self._ctx.__enter__()
-        fresh = not (self.append and tmp.exists() and tmp.stat().st_size > 0)
-        self._fh = open(tmp, "w" if fresh else "a", newline="", encoding="utf-8")  # noqa: SIM115
+        if self.stream is not None:
+            self._fh, fresh = self.stream, True
+        else:
+            self._ctx = atomic_path(self.path, partial=self.partial)
+            tmp = self._ctx.__enter__()
+            fresh = not (self.append and tmp.exists() and tmp.stat().st_size > 0)
+            self._fh = open(tmp, "w" if fresh else "a", newline="", encoding="utf-8")  # noqa: SIM115
         if self.kind in ("csv", "tsv"):
             self._csv = csv.writer(self._fh, delimiter="\t" if self.kind == "tsv" else ",")
             if fresh:
@@ -426,15 +434,20 @@ class ResultWriter:
         return self
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        assert self._fh is not None and self._ctx is not None
+        assert self._fh is not None
         self._fh.flush()
+        if self._ctx is None:
+            return
         os.fsync(self._fh.fileno())
         self._fh.close()
         self._ctx.__exit__(exc_type, exc, tb)
 
-    def flush(self) -> None:
-        if self._fh is not None:
-            self._fh.flush()
+    def flush(self) -> int:
+        """Push written rows to the OS; return the file's size in bytes (0 for a stream)."""
+        if self._fh is None:
+            return 0
+        self._fh.flush()
+        return self._fh.tell() if self._ctx is not None else 0
 
     def write(
         self,

@@ -245,7 +245,7 @@ class Classifier:
             return False
 
         try:
-            start, size = 0, first_window or self.policy.window
+            start, size = 0, min(first_window or self.policy.window, self.policy.window)
             while not stop.is_set():
                 chunk = list(islice(rows, size))
                 if not chunk:

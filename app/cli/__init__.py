@@ -1,0 +1,227 @@
+"""The ``sieve`` command: no subcommand opens the desktop app; ``score``, ``info``, ``bench``, ``export`` run headless.
+
+Exit codes: 0 success, 2 bad input (one sentence on stderr, no traceback), 1 internal error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .. import __version__
+from ..engine.errors import InputError, SieveError
+from ..paths import default_model_dir
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+log = logging.getLogger("sieve")
+
+
+# ---------------------------------------------------------------------- argument parsing
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return value
+
+
+def _int_list(text: str) -> list[int]:
+    return [_positive(part) for part in text.replace(",", " ").split()]
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", "-m", metavar="DIR",
+                   help="model folder (model.onnx + tokenizer.json [+ config.json]) or .onnx file; "
+                        "default: the embedded sentiment model")
+    p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="execution provider: auto = CUDA when it works, else CPU (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=0, metavar="N",
+                   help="ONNX Runtime intra-op threads; 0 = one per physical core (default)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sieve",
+        description="Score texts with an ONNX text classifier. With no command, opens the desktop app.",
+        epilog="Run 'sieve COMMAND --help' for a command's options. Exit codes: 0 ok, 2 bad input, 1 internal error.",
+    )
+    parser.add_argument("--version", action="version", version=f"sieve {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("--model", "-m", metavar="DIR", help="model to open in the app (default: embedded model)")
+    parser.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto", help=argparse.SUPPRESS)
+    parser.add_argument("--selftest", metavar="OUT.png",
+                        help="open the app, score the bundled samples, save a screenshot, exit 0 if all rows got a label")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    score = sub.add_parser("score", help="score files of texts", description=(
+        "Score .txt (one text per line), .csv/.tsv (a text column) or .jsonl (a text field) files. Writes the "
+        "input's fields plus label, confidence, one score column per label, truncated and error, in input order."))
+    score.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders to score")
+    score.add_argument("-o", "--output", metavar="OUT",
+                       help="output file (.csv, .tsv or .jsonl), '-' for stdout, or a folder for several inputs; "
+                            "default: INPUT.scored.csv (or .jsonl for .jsonl input) beside each input")
+    score.add_argument("--column", metavar="NAME", help="CSV/TSV text column (name or 0-based index); default: 'text'")
+    score.add_argument("--field", metavar="NAME", help="JSONL text field (default: text)")
+    score.add_argument("--format", choices=("csv", "tsv", "jsonl"), help="output format when writing to stdout or a folder")
+    _model_options(score)
+    score.add_argument("--batch-size", type=_positive, default=32, metavar="N", help="max texts per batch (default: %(default)s)")
+    score.add_argument("--max-tokens", type=_positive, default=8192, metavar="N",
+                       help="max padded tokens per batch, rows × longest row (default: %(default)s)")
+    score.add_argument("--max-length", type=_positive, metavar="N",
+                       help="truncate texts to N tokens (default: the tokenizer's setting, else 512)")
+    score.add_argument("--window", type=_positive, default=1024, metavar="N",
+                       help="rows sorted by length together before batching (default: %(default)s)")
+    score.add_argument("--encoding", default="utf-8", help="input text encoding (default: %(default)s)")
+    score.add_argument("--strict-decoding", action="store_true",
+                       help="stop at the first undecodable line instead of replacing its bad bytes")
+    score.add_argument("--resume", action="store_true",
+                       help="continue an interrupted run from its kept partial output")
+    score.add_argument("--stats", metavar="FILE.csv", help="also write the per-batch timing records as CSV")
+    score.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+
+    info = sub.add_parser("info", help="describe a model: inputs, outputs, labels, providers")
+    _model_options(info)
+    info.add_argument("--json", action="store_true", help="print the model card as JSON")
+
+    bench = sub.add_parser("bench", help="latency/throughput sweep: batch sizes × sequence lengths × providers")
+    _model_options(bench)
+    bench.add_argument("--batch-sizes", type=_int_list, default=[1, 8, 32], metavar="LIST",
+                       help="comma-separated batch sizes (default: 1,8,32)")
+    bench.add_argument("--seq-lens", type=_int_list, default=[16, 64, 128], metavar="LIST",
+                       help="comma-separated sequence lengths in tokens (default: 16,64,128)")
+    bench.add_argument("--providers", default=None, metavar="LIST",
+                       help="comma-separated providers to measure: cpu, cuda (default: cpu, plus cuda when present)")
+    bench.add_argument("--repeats", type=_positive, default=10, metavar="N", help="timed runs per point (default: %(default)s)")
+    bench.add_argument("--warmup", type=int, default=2, metavar="N", help="untimed runs per point (default: %(default)s)")
+    bench.add_argument("--json", metavar="OUT", help="also write the sweep and machine facts as JSON")
+
+    export = sub.add_parser("export", help="export a HuggingFace sequence-classification checkpoint to a Sieve bundle",
+                            description="Needs the export extra: pip install 'sieve[export]'.")
+    export.add_argument("checkpoint", metavar="CHECKPOINT_DIR", help="folder saved with save_pretrained")
+    export.add_argument("out", metavar="OUT_DIR", help="folder to write model.onnx, tokenizer.json, config.json into")
+    export.add_argument("--quantize", choices=("int8",), help="also quantize the weights to int8 (dynamic)")
+    export.add_argument("--opset", type=_positive, default=17, help="ONNX opset (default: %(default)s)")
+    return parser
+
+
+# ---------------------------------------------------------------------- main
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
+                        format="sieve: %(levelname)s: %(message)s")
+    handlers = {"score": cmd_score, "info": cmd_info, "bench": cmd_bench, "export": cmd_export}
+    try:
+        if args.command is None:
+            from ..ui import run_gui
+
+            return run_gui(model=args.model, selftest=args.selftest, provider=args.provider)
+        return handlers[args.command](args)
+    except SieveError as exc:
+        if args.debug:
+            log.exception("bad input")
+        print(f"sieve: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("sieve: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # e.g. `sieve score … -o - | head`
+        return EXIT_OK
+    except Exception as exc:
+        if args.debug:
+            log.exception("internal error")
+        else:
+            print(f"sieve: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+                  file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _load(args: argparse.Namespace, **kwargs):  # noqa: ANN202 - returns a Classifier
+    from ..engine import Classifier
+
+    return Classifier.load(args.model or default_model_dir(), provider=args.provider, threads=args.threads, **kwargs)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    card = _load(args).card()
+    if args.json:
+        print(json.dumps(card, indent=2))
+        return EXIT_OK
+    rows = [
+        ("model", f"{card['name']} ({card['path']}, {card['size_bytes'] / 1e6:.1f} MB)"),
+        ("format", f"ONNX IR {card['ir_version']}, opset {card['opset']}, produced by {card['producer'] or 'unknown'}"),
+        ("labels", ", ".join(card["labels"]) + f" ({card['problem_type']})"),
+        ("inputs", "; ".join(f"{n} {t} {s}" for n, t, s in card["inputs"])),
+        ("outputs", "; ".join(f"{n} {t} {s}" for n, t, s in card["outputs"]) + f"  [scores from {card['logits_output']}]"),
+        ("tokenizer", f"{card['vocab_size']} tokens, truncation at {card['max_length']}"),
+        ("providers", "available: " + ", ".join(card["providers_available"])),
+        ("in use", ", ".join(card["providers_in_use"]) + f" ({card['device']})"),
+    ]
+    if card["cuda_fallback_reason"]:
+        rows.append(("CUDA", "not used: " + card["cuda_fallback_reason"]))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:>{width}}  {value}")
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ..engine import ModelBundle
+    from ..engine.session import cuda_unavailable_reason
+    from ..engine.sweep import SweepPlan, format_table, machine_info, run_sweep
+
+    if args.providers:
+        providers = [p.strip().lower() for p in args.providers.split(",") if p.strip()]
+        unknown = [p for p in providers if p not in ("cpu", "cuda")]
+        if unknown:
+            raise InputError(f"Unknown provider {unknown[0]!r}", "Use cpu and/or cuda")
+    else:
+        providers = ["cpu"] if cuda_unavailable_reason() else ["cuda", "cpu"]
+    bundle = ModelBundle.from_path(args.model or default_model_dir())
+    plan = SweepPlan(args.batch_sizes, args.seq_lens, tuple(providers), warmup=args.warmup, repeats=args.repeats,
+                     threads=args.threads)
+    lines = format_table([])
+    print(f"{bundle.name}: {plan.points} points, {plan.warmup} warm-up + up to {plan.repeats} timed runs each",
+          file=sys.stderr)
+    print(lines[0], lines[1], sep="\n", flush=True)
+    points = run_sweep(bundle, plan, on_point=lambda p: print(format_table([p])[2], flush=True))
+    if args.json:
+        from ..engine.io import atomic_path
+
+        payload = {"model": str(bundle.model_path), "machine": machine_info(), "threads": args.threads,
+                   "points": [p.as_dict() for p in points]}
+        with atomic_path(Path(args.json)) as tmp:
+            tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..export import export_checkpoint
+
+    report = export_checkpoint(args.checkpoint, args.out, quantize=args.quantize, opset=args.opset,
+                               progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    for line in report.lines():
+        print(line)
+    return EXIT_OK
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from .score import score_files
+
+    return score_files(args, _load(args, max_length=args.max_length, policy=_policy(args)))
+
+
+def _policy(args: argparse.Namespace):  # noqa: ANN202
+    from ..engine import BatchPolicy
+
+    return BatchPolicy(max_batch=args.batch_size, max_tokens=args.max_tokens, window=args.window)
+
+

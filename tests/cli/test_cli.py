@@ -1,0 +1,171 @@
+"""The ``sieve`` command, run as a user runs it: a real process for the main paths, ``main()`` for the rest."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from builders import make_embedding_model, make_tokenizer
+
+from app.cli import main
+from app.engine import Classifier
+
+
+def sieve(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "app", *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)
+
+
+@pytest.fixture
+def texts_csv(tmp_path):
+    rng = np.random.default_rng(1)
+    words = "i love this great movie awful terrible bad boring the best day ever table".split()
+    rows = [(str(i), " ".join(rng.choice(words, size=rng.integers(1, 12)))) for i in range(200)]
+    rows[7] = ("7", 'a "quoted", multi\nline text')
+    path = tmp_path / "reviews.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "text"])
+        writer.writerows(rows)
+    return path, rows
+
+
+def test_score_csv_keeps_order_and_uses_config_labels(shared_bundle, texts_csv, tmp_path):
+    root, _, _ = shared_bundle
+    path, rows = texts_csv
+    out = tmp_path / "out.csv"
+    result = sieve("score", path, "-o", out, "--model", root, "--batch-size", "8")
+    assert result.returncode == 0, result.stderr
+    got = list(csv.DictReader(open(out, encoding="utf-8")))
+    assert [(r["id"], r["text"]) for r in got] == rows  # one row per input row, input order
+    expected = [p.label for p in Classifier.load(root).predict([t for _, t in rows])]
+    assert [r["label"] for r in got] == expected
+    assert {r["label"] for r in got} <= {"negative", "neutral", "positive"}
+    assert "texts/s" in result.stderr and "p95" in result.stderr  # the latency summary
+
+
+def test_not_a_classifier_exits_2_with_one_sentence(tmp_path, texts_csv):
+    make_tokenizer(tmp_path / "tokenizer.json")
+    make_embedding_model(tmp_path / "model.onnx", 60)
+    result = sieve("score", texts_csv[0], "--model", tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "not a text classifier" in result.stderr and "embedding" in result.stderr
+
+
+def test_info_names_labels_io_and_provider(shared_bundle):
+    root, _, _ = shared_bundle
+    result = sieve("info", "--model", root)
+    assert result.returncode == 0, result.stderr
+    assert "negative, neutral, positive" in result.stdout
+    assert "input_ids" in result.stdout and "CPUExecutionProvider" in result.stdout
+
+
+def test_info_json(shared_bundle, capsys):
+    root, _, _ = shared_bundle
+    assert main(["info", "--model", str(root), "--json"]) == 0
+    card = json.loads(capsys.readouterr().out)
+    assert card["labels"] == ["negative", "neutral", "positive"] and card["logits_output"] == "logits"
+
+
+def test_bench_prints_table_and_writes_json(shared_bundle, tmp_path, capsys):
+    root, _, _ = shared_bundle
+    out = tmp_path / "bench.json"
+    code = main(["bench", "--model", str(root), "--batch-sizes", "1,4", "--seq-lens", "8,16", "--providers", "cpu",
+                 "--repeats", "3", "--json", str(out)])
+    assert code == 0
+    table = capsys.readouterr().out
+    assert "texts/s" in table and len([line for line in table.splitlines() if line.startswith("CPU")]) == 4
+    data = json.loads(out.read_text())
+    assert [(p["batch_size"], p["seq_len"]) for p in data["points"]] == [(1, 8), (4, 8), (1, 16), (4, 16)]
+    assert all(p["p50_ms"] > 0 and p["runs"] == 3 for p in data["points"])
+    assert data["machine"]["onnxruntime"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--column", "body"], "no column 'body'"),
+        (["--model", "/nonexistent/model"], "No model at"),
+        (["--encoding", "klingon"], "Unknown text encoding"),
+        (["-o", "out.docx"], "Cannot write .docx"),
+    ],
+)
+def test_bad_input_exits_2_without_traceback(shared_bundle, texts_csv, capsys, monkeypatch, tmp_path, args, message):
+    monkeypatch.chdir(tmp_path)
+    root, _, _ = shared_bundle
+    argv = ["score", str(texts_csv[0]), "--model", str(root), *args] if "--model" not in args else [
+        "score", str(texts_csv[0]), *args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_stdout_jsonl_and_folder_outputs(shared_bundle, tmp_path, capsys):
+    root, _, _ = shared_bundle
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("i love this\nawful\n")
+    (tmp_path / "in" / "b.jsonl").write_text('{"text": "great movie", "id": 1}\n')
+    (tmp_path / "in" / "notes.md").write_text("# not texts")
+    (tmp_path / "out").mkdir()
+    assert main(["score", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", str(root)]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.scored.csv", "b.scored.jsonl"]
+    assert "skipped notes.md" in capsys.readouterr().err
+    assert main(["score", str(tmp_path / "in" / "a.txt"), "-o", "-", "--format", "jsonl", "-q", "--model", str(root)]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["text"] for x in lines] == ["i love this", "awful"] and all("label" in x for x in lines)
+
+
+def test_strict_decoding_names_the_line(shared_bundle, tmp_path, capsys):
+    root, _, _ = shared_bundle
+    path = tmp_path / "latin1.txt"
+    path.write_bytes(b"fine\nna\xefve\n")
+    assert main(["score", str(path), "--strict-decoding", "--model", str(root)]) == 2
+    assert "line 2 is not valid utf-8" in capsys.readouterr().err
+    assert main(["score", str(path), "--model", str(root)]) == 0
+    assert "1 lines were not valid text" in capsys.readouterr().err
+
+
+def test_interrupted_run_resumes_to_the_same_output(shared_bundle, texts_csv, tmp_path, monkeypatch, capsys):
+    root, _, _ = shared_bundle
+    path, _ = texts_csv
+    reference = tmp_path / "reference.csv"
+    base = ["score", str(path), "--model", str(root), "--window", "16", "--batch-size", "4"]
+    assert main([*base, "-o", str(reference)]) == 0
+
+    out = tmp_path / "out.csv"
+    real_stream = Classifier.stream
+
+    def stream_then_die(self, rows, **kw):
+        for i, chunk in enumerate(real_stream(self, rows, **kw)):
+            if i == 5:
+                raise KeyboardInterrupt
+            yield chunk
+
+    monkeypatch.setattr(Classifier, "stream", stream_then_die)
+    assert main([*base, "-o", str(out)]) == 130
+    assert not out.exists()  # no half file where the output belongs
+    assert "rerun with --resume" in capsys.readouterr().err
+    monkeypatch.setattr(Classifier, "stream", real_stream)
+    assert main([*base, "-o", str(out), "--resume"]) == 0
+    assert out.read_bytes() == reference.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "reference.csv", "reviews.csv"]
+
+
+def test_resume_refuses_a_partial_from_another_input(shared_bundle, texts_csv, tmp_path, capsys):
+    root, _, _ = shared_bundle
+    path, _ = texts_csv
+    out = tmp_path / "out.csv"
+    (tmp_path / ".out.csv.sieve-partial").write_text("id,text\n")
+    (tmp_path / ".out.csv.sieve-partial.json").write_text(json.dumps({"identity": {"input": "other"}, "rows": 1, "bytes": 8}))
+    assert main(["score", str(path), "-o", str(out), "--resume", "--model", str(root)]) == 2
+    assert "different input" in capsys.readouterr().err
+
+
+def test_help_and_version():
+    result = sieve("--help")
+    assert result.returncode == 0 and "score" in result.stdout and "bench" in result.stdout
+    assert sieve("--version").stdout.startswith("sieve ")
