@@ -36,6 +36,8 @@ def score_files(args: argparse.Namespace, clf: Classifier) -> int:
     failed = 0
     for target in targets:
         failed += _score_one(target, clf, args)
+    for notice in clf.notices:
+        print(f"sieve: {notice}", file=sys.stderr)
     if not args.quiet:
         for line in clf.stats.summary().lines():
             print(f"sieve: {line}", file=sys.stderr)

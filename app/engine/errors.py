@@ -30,7 +30,14 @@ class InputError(SieveError):
 
 
 class InferenceError(SieveError):
-    """ONNX Runtime failed on a batch (the message names the batch and the cause)."""
+    """ONNX Runtime failed on a batch (the message names the batch and the cause).
+
+    ``out_of_memory`` marks allocation failures, which a smaller batch (or the CPU) may avoid.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, *, out_of_memory: bool = False) -> None:
+        super().__init__(message, hint)
+        self.out_of_memory = out_of_memory
 
 
 class ExportError(SieveError):

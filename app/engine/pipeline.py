@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 
@@ -26,7 +26,7 @@ import numpy as np
 from .batching import BatchPolicy, MicroBatcher, plan_batches
 from .bundle import ModelBundle
 from .encoding import EncodedTexts, TextEncoder, pad_batch
-from .errors import ModelError, SieveError
+from .errors import InferenceError, ModelError, SieveError
 from .io import SourceRow, rows_from_texts
 from .scoring import FAILED, NOT_SCORED, Prediction, predictions, probabilities
 from .session import ModelSession, SessionConfig
@@ -107,6 +107,8 @@ class Classifier:
             self.policy = BatchPolicy(min(self.policy.max_batch, session.fixed_batch), self.policy.max_tokens,
                                       self.policy.window)
         self.stats = StatsRecorder()
+        self.notices: list[str] = []  # things the user should hear about once (e.g. a switch to the CPU)
+        self._switch_lock = threading.Lock()
         self._type_ids = any(s.name == "token_type_ids" for s in session.inputs)
 
     @classmethod
@@ -313,7 +315,7 @@ class Classifier:
         started = self.stats.now()
         t0 = time.perf_counter()
         try:
-            logits = self.session.run(prepared.feeds)[: len(positions)]
+            logits = self._infer(prepared.feeds, len(positions))
         except ModelError:
             raise
         except Exception as exc:  # one batch failing must not lose the others
@@ -335,3 +337,32 @@ class Classifier:
                        queue_ms=prepared.queue_ms, encode_ms=prepared.encode_ms, infer_ms=(t1 - t0) * 1000.0,
                        post_ms=(t2 - t1) * 1000.0, started=started)
         return True
+
+    # ------------------------------------------------------------------ out-of-memory recovery
+    def _infer(self, feeds: dict[str, np.ndarray], rows: int) -> np.ndarray:
+        """Run a batch; when the device runs out of memory, halve the batch, and past one row move to the CPU."""
+        try:
+            return self.session.run(feeds)[:rows]
+        except InferenceError as exc:
+            if not exc.out_of_memory:
+                raise
+            if rows > 1 and not self.session.fixed_batch:
+                half = rows // 2
+                log.warning("out of memory on %d rows; retrying as %d + %d", rows, half, rows - half)
+                top = {k: v[:half] for k, v in feeds.items()}
+                bottom = {k: v[half:rows] for k, v in feeds.items()}
+                return np.concatenate([self._infer(top, half), self._infer(bottom, rows - half)])
+            if self.session.providers.device != "CUDA":
+                raise
+            self._fall_back_to_cpu(str(exc))
+            return self.session.run(feeds)[:rows]
+
+    def _fall_back_to_cpu(self, reason: str) -> None:
+        with self._switch_lock:
+            if self.session.providers.device != "CUDA":
+                return
+            config = replace(self.session.config, provider="cpu")
+            self.session = ModelSession.load(self.bundle, config)
+            notice = f"The GPU ran out of memory even on a single text ({reason}); Sieve switched this model to the CPU"
+            log.warning(notice)
+            self.notices.append(notice)

@@ -396,8 +396,9 @@ def explain_run_error(exc: Exception, feeds: Mapping[str, np.ndarray]) -> Infere
             "embedding table, so tokenizer.json does not belong to this model",
             "Use the tokenizer.json that was saved with this model",
         )
-    if "Failed to allocate memory" in text or "out of memory" in text.lower():
-        return InferenceError(f"Out of memory on a batch of shape {list(shape)}", "Lower the batch size or max tokens")
+    if "Failed to allocate memory" in text or "out of memory" in text.lower() or "bad_alloc" in text:
+        return InferenceError(f"Out of memory on a batch of shape {list(shape)}", "Lower the batch size or max tokens",
+                              out_of_memory=True)
     return InferenceError(f"ONNX Runtime failed on a batch of shape {list(shape)}: {_first_line(text)}")
 
 
