@@ -180,8 +180,12 @@ class Classifier:
         window = self._encode_window(0, rows, queue_ms=queue_ms)
         return self._run_window(window, None, None, [0, 0])
 
-    def batcher(self, *, max_batch: int | None = None, max_wait_ms: float = 5.0) -> MicroBatcher[Prediction]:
-        """A :class:`MicroBatcher` that scores concurrent requests together (caller closes it)."""
+    def batcher(self, *, max_batch: int | None = None, max_wait_ms: float = 5.0,
+                workers: int = 1) -> MicroBatcher[Prediction]:
+        """A :class:`MicroBatcher` that scores concurrent requests together (caller closes it).
+
+        On a CPU, ``workers=cores`` with a model loaded with ``threads=1`` serves small batches fastest.
+        """
 
         def run(texts: list[str], queue_ms: float) -> list[Prediction]:
             chunk = self.score(texts, queue_ms=queue_ms)
@@ -190,7 +194,8 @@ class Classifier:
                 raise SieveError(failed[0])
             return predictions(texts, self.labels, chunk.probs, chunk.label_idx, chunk.truncated, chunk.errors)
 
-        return MicroBatcher(run, max_batch=max_batch or self.policy.max_batch, max_wait_ms=max_wait_ms)
+        return MicroBatcher(run, max_batch=max_batch or self.policy.max_batch, max_wait_ms=max_wait_ms,
+                            workers=workers)
 
     # ------------------------------------------------------------------ streams
     def stream(

@@ -133,3 +133,24 @@ def test_request_larger_than_max_batch_still_runs():
 def test_empty_request_resolves_at_once():
     with MicroBatcher(Recorder(), max_batch=4) as mb:
         assert mb.predict([], timeout=1) == []
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_several_workers_lose_nothing_and_close_cleanly(workers):
+    run = Recorder(delay=0.003)
+    mb = MicroBatcher(run, max_batch=4, max_wait_ms=2, workers=workers)
+    futures = {}
+
+    def client(i):
+        for j in range(10):
+            futures[(i, j)] = mb.submit([f"{i}-{j}"])
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    mb.close()
+    assert all(f.done() for f in futures.values())
+    assert {k: f.result()[0][0] for k, f in futures.items()} == {(i, j): f"{i}-{j}" for i in range(8) for j in range(10)}
+    assert sorted(t for call in run.calls for t in call) == sorted(f"{i}-{j}" for i in range(8) for j in range(10))
