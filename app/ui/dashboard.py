@@ -1,0 +1,220 @@
+"""Live latency dashboard: pyqtgraph plots redrawn on a timer from the stats recorder's ring buffer.
+
+Nothing here runs per batch. A 15 Hz timer reads :meth:`StatsRecorder.snapshot` (a copy of at most the last
+``WINDOW`` records) when its version changed, and redraws:
+
+* per-batch latency over time (dots coloured by batch size) with p50 / p95 / p99 lines,
+* a latency histogram,
+* throughput (texts/s and tokens/s) over time,
+* time per stage (queue / encode / infer / post) stacked per batch,
+* padding efficiency (real ÷ padded tokens) per batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from ..engine.stats import STAGES, StatsRecorder, batch_latency_ms
+
+WINDOW = 2000  # records drawn (the summary readouts use the whole ring buffer)
+REFRESH_HZ = 15
+STAGE_COLOURS = ("#9e9e9e", "#42a5f5", "#ef6c00", "#66bb6a")
+PCT_COLOURS = {"p50": "#2e7d32", "p95": "#f9a825", "p99": "#c62828"}
+
+pg.setConfigOptions(antialias=False, background="w", foreground="#333")
+
+
+_BRUSHES: dict[int, object] = {}
+
+
+def _batch_brushes(rows: np.ndarray) -> list:
+    """A brush per point: colour by batch size on a log scale (1 → purple … 256+ → yellow); brushes are cached."""
+    if not _BRUSHES:
+        lut = pg.colormap.get("viridis").getLookupTable(0.0, 1.0, 64)
+        _BRUSHES.update({-1: lut})
+    lut = _BRUSHES[-1]
+    out = []
+    for r in rows.tolist():
+        brush = _BRUSHES.get(r)
+        if brush is None:
+            level = min(1.0, np.log2(max(r, 1)) / 8.0)
+            brush = _BRUSHES[r] = pg.mkBrush(*lut[int(level * 63)])
+        out.append(brush)
+    return out
+
+
+class LatencyDashboard(QWidget):
+    """Plots and readouts over a :class:`StatsRecorder`; set one with :meth:`set_recorder`."""
+
+    export_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.recorder: StatsRecorder | None = None
+        self._seen = -1
+        self.redraws = 0
+
+        self.readout = QLabel("No batches yet.")
+        self.readout.setObjectName("latencyReadout")
+        self.readout.setTextInteractionFlags(self.readout.textInteractionFlags())
+        reset = QPushButton("Reset")
+        reset.setToolTip("Forget the recorded batches")
+        reset.clicked.connect(self.reset)
+        export = QPushButton("Export records…")
+        export.setToolTip("Save every per-batch record as CSV")
+        export.clicked.connect(self.export_requested)
+        top = QHBoxLayout()
+        top.addWidget(self.readout, 1)
+        top.addWidget(reset)
+        top.addWidget(export)
+
+        self.latency = pg.PlotWidget(title="Batch latency (ms) — colour: batch size")
+        self.latency.setLabel("bottom", "time", "s")
+        self.scatter = pg.ScatterPlotItem(size=5, pen=None)
+        self.latency.addItem(self.scatter)
+        self.pct_lines = {}
+        for name, colour in PCT_COLOURS.items():
+            line = pg.InfiniteLine(angle=0, pen=pg.mkPen(colour, width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine),
+                                   label=name, labelOpts={"position": 0.02, "color": colour})
+            line.setVisible(False)
+            self.latency.addItem(line)
+            self.pct_lines[name] = line
+
+        self.hist = pg.PlotWidget(title="Latency histogram (ms)")
+        self.hist_curve = self.hist.plot(stepMode="center", fillLevel=0, brush=(66, 165, 245, 120), pen="#1e88e5")
+
+        self.throughput = pg.PlotWidget(title="Throughput")
+        self.throughput.setLabel("bottom", "time", "s")
+        self.throughput.addLegend(offset=(5, 5))
+        self.tps_curve = self.throughput.plot(pen=pg.mkPen("#1e88e5", width=2), name="texts/s")
+        self.tokens_view = pg.ViewBox()
+        self.throughput.showAxis("right")
+        self.throughput.scene().addItem(self.tokens_view)
+        self.throughput.getAxis("right").linkToView(self.tokens_view)
+        self.throughput.getAxis("right").setLabel("tokens/s")
+        self.tokens_view.setXLink(self.throughput)
+        self.tokens_curve = pg.PlotCurveItem(pen=pg.mkPen("#ef6c00", width=1.5))
+        self.tokens_view.addItem(self.tokens_curve)
+        self.throughput.getPlotItem().legend.addItem(self.tokens_curve, "tokens/s")
+        self.throughput.getViewBox().sigResized.connect(
+            lambda: self.tokens_view.setGeometry(self.throughput.getViewBox().sceneBoundingRect()))
+
+        self.stages = pg.PlotWidget(title="Time per stage, per batch (ms, stacked)")
+        self.stages.setLabel("bottom", "batch")
+        self.stages.addLegend(offset=(5, 5))
+        self.stage_curves = []
+        previous = None
+        for name, colour in zip(STAGES, STAGE_COLOURS, strict=True):
+            curve = self.stages.plot(pen=pg.mkPen(colour, width=1), name=name.removesuffix("_ms"))
+            if previous is not None:
+                self.stages.addItem(pg.FillBetweenItem(previous, curve, brush=pg.mkBrush(colour)))
+            else:
+                curve.setFillLevel(0)
+                curve.setBrush(pg.mkBrush(colour))
+            self.stage_curves.append(curve)
+            previous = curve
+
+        self.padding = pg.PlotWidget(title="Padding efficiency (real ÷ padded tokens)")
+        self.padding.setLabel("bottom", "batch")
+        self.padding.setYRange(0, 1.05)
+        self.padding_curve = self.padding.plot(pen=None, symbol="o", symbolSize=4, symbolBrush="#8e24aa",
+                                               symbolPen=None)
+
+        grid = QGridLayout()
+        grid.addWidget(self.latency, 0, 0, 1, 2)
+        grid.addWidget(self.hist, 0, 2)
+        grid.addWidget(self.throughput, 1, 0)
+        grid.addWidget(self.stages, 1, 1)
+        grid.addWidget(self.padding, 1, 2)
+        grid.setColumnStretch(0, 2)
+        grid.setColumnStretch(1, 2)
+        grid.setColumnStretch(2, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(grid, 1)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(int(1000 / REFRESH_HZ))
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start()
+
+    def set_recorder(self, recorder: StatsRecorder | None) -> None:
+        self.recorder = recorder
+        self._seen = -1
+        self.refresh()
+
+    def reset(self) -> None:
+        if self.recorder is not None:
+            self.recorder.reset()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Redraw when the recorder changed since the last call (cheap otherwise)."""
+        rec = self.recorder
+        version = rec.version if rec is not None else -2
+        if version == self._seen:
+            return
+        self._seen = version
+        self.redraws += 1
+        records = rec.snapshot(WINDOW) if rec is not None else None
+        if records is None or not len(records):
+            self._clear()
+            return
+        ok = records[~records["failed"]]
+        lat = batch_latency_ms(ok) if len(ok) else np.zeros(0)
+        self.scatter.setData(x=ok["t"], y=lat, brush=_batch_brushes(ok["rows"]))
+        summary = rec.summary()
+        for name, value in (("p50", summary.p50_ms), ("p95", summary.p95_ms), ("p99", summary.p99_ms)):
+            self.pct_lines[name].setValue(value)
+            self.pct_lines[name].setVisible(bool(len(ok)))
+        if len(lat):
+            counts, edges = np.histogram(lat, bins=min(40, max(5, len(lat) // 4)))
+            self.hist_curve.setData(edges, counts)
+        self._throughput(ok)
+        base = np.zeros(len(ok))
+        x = np.arange(len(ok))
+        for curve, stage in zip(self.stage_curves, STAGES, strict=True):
+            base = base + ok[stage]
+            curve.setData(x, base)
+        padded = ok["rows"].astype(np.float64) * ok["padded_len"]
+        eff = np.divide(ok["real_tokens"], padded, out=np.ones(len(ok)), where=padded > 0)
+        self.padding_curve.setData(x, eff)
+        failed = int(records["failed"].sum())
+        self.readout.setText(
+            f"<b>p50</b> {summary.p50_ms:.1f} ms &nbsp; <b>p95</b> {summary.p95_ms:.1f} ms &nbsp; "
+            f"<b>p99</b> {summary.p99_ms:.1f} ms &nbsp;|&nbsp; <b>{summary.texts_per_s:,.0f}</b> texts/s, "
+            f"{summary.tokens_per_s:,.0f} tokens/s &nbsp;|&nbsp; mean batch {summary.mean_batch:.1f} &nbsp;|&nbsp; "
+            f"padding efficiency {summary.padding_efficiency:.0%} &nbsp;|&nbsp; {summary.batches:,} batches"
+            + (f", <span style='color:#c62828'>{failed} failed</span>" if failed else "")
+        )
+
+    def _throughput(self, ok: np.ndarray) -> None:
+        if len(ok) < 2:
+            self.tps_curve.setData([], [])
+            self.tokens_curve.setData([], [])
+            return
+        t = ok["t"]
+        span = max(float(t[-1] - t[0]), 1e-3)
+        width = max(1.0, span / 30.0)  # a trailing window: one second, or a thirtieth of the run if longer
+        rows = np.concatenate([[0], np.cumsum(ok["rows"], dtype=np.float64)])
+        tokens = np.concatenate([[0], np.cumsum(ok["real_tokens"], dtype=np.float64)])
+        first = np.searchsorted(t, t - width, side="right")
+        last = np.arange(1, len(t) + 1)
+        window = np.maximum(np.minimum(t - t[0], width), 1e-3)  # the first second is not a full window yet
+        self.tps_curve.setData(t, (rows[last] - rows[first]) / window)
+        self.tokens_curve.setData(t, (tokens[last] - tokens[first]) / window)
+
+    def _clear(self) -> None:
+        self.scatter.setData([], [])
+        self.hist_curve.setData([0, 1], [0])
+        self.tps_curve.setData([], [])
+        self.tokens_curve.setData([], [])
+        for curve in self.stage_curves:
+            curve.setData([], [])
+        self.padding_curve.setData([], [])
+        for line in self.pct_lines.values():
+            line.setVisible(False)
+        self.readout.setText("No batches yet. Run some texts, or type in the quick-classify box.")

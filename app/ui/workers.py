@@ -1,0 +1,228 @@
+"""Everything slow runs here, off the GUI thread: loading models, scoring, sweeps, exports, quick answers.
+
+Each worker is a QObject moved to its own QThread (see :func:`start`). It emits small signals: a chunk of results,
+progress counts, a notice, an error sentence, ``finished``. The GUI thread never tokenizes, runs ONNX Runtime or
+reads a big file.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from ..engine import BatchPolicy, Classifier, SieveError
+from ..engine.io import TextSource, rows_from_texts
+from ..engine.results import FrozenResults
+from ..engine.sweep import SweepPlan, SweepPoint, run_sweep
+
+log = logging.getLogger(__name__)
+PROGRESS_INTERVAL_S = 0.05  # at most 20 progress signals a second
+
+
+def describe(exc: BaseException) -> str:
+    """One sentence for a dialog: ours as written, anything else named and logged with its traceback."""
+    if isinstance(exc, SieveError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "Sieve ran out of memory. Score the file in parts, or from the command line with sieve score."
+    log.error("unexpected error\n%s", "".join(traceback.format_exception(exc)))
+    return f"Unexpected {type(exc).__name__}: {exc}. The details are in the log; please report it."
+
+
+class _Worker(QObject):
+    failed = Signal(str)
+    finished = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancel_event = threading.Event()
+
+    def cancel(self) -> None:  # called from the GUI thread; the worker checks the event between batches
+        self.cancel_event.set()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            self.work()
+        except BaseException as exc:  # noqa: BLE001 - every failure becomes a sentence, never a dead thread
+            self.failed.emit(describe(exc))
+        finally:
+            self.finished.emit()
+
+    def work(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+def start(worker: _Worker, name: str) -> QThread:
+    """Move ``worker`` to a new thread, start it, and tidy both up when it finishes."""
+    thread = QThread()
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    thread.started.connect(worker.run)
+    # Direct: quit() is thread-safe, and a queued call would never arrive while the GUI thread waits on the thread
+    worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+    thread.finished.connect(worker.deleteLater)
+    thread.finished.connect(thread.deleteLater)
+    thread.start()
+    return thread
+
+
+# ---------------------------------------------------------------------------------------------- model
+class ModelLoader(_Worker):
+    loaded = Signal(object)  # Classifier
+
+    def __init__(self, path: str | Path, provider: str, threads: int, policy: BatchPolicy) -> None:
+        super().__init__()
+        self.path, self.provider, self.threads, self.policy = path, provider, threads, policy
+
+    def work(self) -> None:
+        clf = Classifier.load(self.path, provider=self.provider, threads=self.threads, policy=self.policy)
+        clf.predict(["warm-up"])  # the first run allocates; do it here, not on the user's first click
+        clf.stats.reset()
+        self.loaded.emit(clf)
+
+
+# ---------------------------------------------------------------------------------------------- scoring
+@dataclass
+class Job:
+    """One input of a run: pasted lines or an opened file."""
+
+    name: str
+    texts: list[str] | None = None
+    source: TextSource | None = None
+    total: int = 0
+
+    @classmethod
+    def pasted(cls, texts: list[str]) -> Job:
+        return cls("pasted", texts=texts, total=len(texts))
+
+    @classmethod
+    def file(cls, source: TextSource) -> Job:
+        return cls(source.name, source=source, total=source.estimate_rows())
+
+    def rows(self):  # noqa: ANN201 - iterator of SourceRow
+        return iter(self.source) if self.source is not None else rows_from_texts(self.texts or [])
+
+
+@dataclass
+class RunOutcome:
+    cancelled: bool = False
+    rows: int = 0
+    seconds: float = 0.0
+    notices: list[str] = field(default_factory=list)
+
+
+class ScoringWorker(_Worker):
+    """Streams every job through :meth:`Classifier.stream`; results go out a chunk at a time, in input order."""
+
+    source_started = Signal(int, str)  # job index, name
+    chunk = Signal(int, object)  # job index, ScoredChunk
+    progress = Signal(int, int)  # rows done, rows expected (estimate for files)
+    notice = Signal(str)
+    done = Signal(object)  # RunOutcome
+
+    def __init__(self, clf: Classifier, jobs: list[Job], first_window: int = 64) -> None:
+        super().__init__()
+        self.clf, self.jobs, self.first_window = clf, jobs, first_window
+        self.outcome = RunOutcome()
+
+    def work(self) -> None:
+        total = sum(j.total for j in self.jobs)
+        done = 0
+        last = 0.0
+        t0 = time.perf_counter()
+
+        def on_batch(rows: int) -> None:
+            nonlocal done, last
+            done += rows
+            now = time.perf_counter()
+            if now - last >= PROGRESS_INTERVAL_S:
+                last = now
+                self.progress.emit(done, max(total, done))
+
+        try:
+            for k, job in enumerate(self.jobs):
+                if self.cancel_event.is_set():
+                    self.outcome.cancelled = True
+                    break
+                self.source_started.emit(k, job.name)
+                for part in self.clf.stream(job.rows(), cancel=self.cancel_event, on_batch=on_batch,
+                                            first_window=self.first_window):
+                    self.chunk.emit(k, part)
+                    self.outcome.rows += len(part)
+                    if not part.complete:
+                        self.outcome.cancelled = True
+                if job.source is not None:
+                    for message in job.source.issues.messages(job.name):
+                        self.notice.emit(message)
+                if self.outcome.cancelled:
+                    break
+            for message in self.clf.notices:
+                self.notice.emit(message)
+            self.clf.notices.clear()
+        finally:
+            self.outcome.seconds = time.perf_counter() - t0
+            self.progress.emit(done, max(total, done) if not self.outcome.cancelled else max(total, done))
+            self.done.emit(self.outcome)
+
+
+# ---------------------------------------------------------------------------------------------- sweeps
+class SweepWorker(_Worker):
+    point = Signal(object)  # SweepPoint
+
+    def __init__(self, clf: Classifier, plan: SweepPlan) -> None:
+        super().__init__()
+        self.clf, self.plan = clf, plan
+
+    def work(self) -> None:
+        run_sweep(self.clf.bundle, self.plan, on_point=self.point.emit, cancel=self.cancel_event)
+
+
+# ---------------------------------------------------------------------------------------------- export
+class ExportWorker(_Worker):
+    progress = Signal(int, int)
+    written = Signal(str, int)  # path, rows
+
+    def __init__(self, frozen: FrozenResults, path: Path, rows=None) -> None:  # noqa: ANN001
+        super().__init__()
+        self.frozen, self.path, self.rows = frozen, path, rows
+
+    def work(self) -> None:
+        n = self.frozen.write(self.path, rows=self.rows, progress=self.progress.emit,
+                              cancelled=self.cancel_event.is_set)
+        self.written.emit(str(self.path), n)
+
+
+# ---------------------------------------------------------------------------------------------- quick answers
+class QuickBridge(QObject):
+    """Carries micro-batcher answers (which arrive on its worker thread) back to the GUI thread as a signal."""
+
+    answered = Signal(int, object)  # request number, Prediction or error sentence
+
+    def submit(self, batcher, number: int, text: str) -> None:  # noqa: ANN001
+        future = batcher.submit([text])
+
+        def deliver(f) -> None:  # noqa: ANN001 - runs on the batcher thread; emit is thread-safe (queued)
+            try:
+                self.answered.emit(number, f.result()[0])
+            except BaseException as exc:  # noqa: BLE001
+                self.answered.emit(number, describe(exc))
+
+        future.add_done_callback(deliver)
+
+
+def sweep_point_row(p: SweepPoint) -> list[str]:
+    if p.error:
+        return [p.provider, str(p.batch_size), str(p.seq_len), "", "", "", "", p.error]
+    return [p.provider, str(p.batch_size), str(p.seq_len), f"{p.p50_ms:.2f}", f"{p.p95_ms:.2f}",
+            f"{p.texts_per_s:,.0f}", f"{p.tokens_per_s:,.0f}", ""]
+
+
+Callback = Callable[..., None]

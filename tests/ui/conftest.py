@@ -1,0 +1,49 @@
+"""GUI fixtures: a main window with throw-away settings, and helpers that wait on its signals."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import QSettings  # noqa: E402
+
+from app.ui.main_window import MainWindow  # noqa: E402
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "sieve.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings):  # noqa: ANN001, ANN201
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+def load(qtbot, win: MainWindow, path: Path | str, timeout: int = 30_000) -> None:  # noqa: ANN001
+    with qtbot.waitSignal(win.model_loaded, timeout=timeout):
+        win.load_model(str(path))
+
+
+def run_and_wait(qtbot, win: MainWindow, timeout: int = 60_000):  # noqa: ANN001, ANN201
+    with qtbot.waitSignal(win.run_finished, timeout=timeout) as blocker:
+        win.run()
+    return blocker.args[0]
+
+
+def slow_down(clf, seconds: float) -> None:  # noqa: ANN001
+    """Make every batch take at least ``seconds`` (so a test can act mid-run)."""
+    real = clf.session.run
+
+    def run(feeds):  # noqa: ANN001, ANN202
+        time.sleep(seconds)
+        return real(feeds)
+
+    clf.session.run = run
