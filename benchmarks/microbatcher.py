@@ -46,14 +46,14 @@ def closed_loop(call, texts: list[str], clients: int, seconds: float) -> dict:
 
 def main() -> None:
     p = common.parser(__doc__)
-    p.add_argument("--clients", default="1,4,8,32", help="concurrent callers to try (default: 1,4,8,32)")
-    p.add_argument("--waits", default="2,5,10", help="micro-batcher max-wait values in ms (default: 2,5,10)")
+    p.add_argument("--clients", help="concurrent callers to try (default: 1,4,8,32; quick: 1,8)")
+    p.add_argument("--waits", help="micro-batcher max-wait values in ms (default: 2,5,10; quick: 5)")
     p.add_argument("--workers", type=int, default=2, help="batches run side by side in the pooled setup (default: 2)")
     args = p.parse_args()
     common.setup(args)
     seconds = 3.0 if args.quick else 8.0
-    clients_list = [int(x) for x in args.clients.split(",")]
-    waits = [float(x) for x in args.waits.split(",")]
+    clients_list = [int(x) for x in (args.clients or ("1,8" if args.quick else "1,4,8,32")).split(",")]
+    waits = [float(x) for x in (args.waits or ("5" if args.quick else "2,5,10")).split(",")]
     texts = short_texts(2000)
     # The naive server uses ORT's default threading; the pooled setup runs `workers` single-threaded batches at once.
     clf = Classifier.load(args.model, provider=args.provider, threads=args.threads)

@@ -1,0 +1,33 @@
+"""Each benchmark runs end to end in --quick mode on a tiny model (a smoke test: no figure is asserted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["engine_overhead", "padding", "microbatcher", "desktop", "scale"])
+def test_benchmark_runs_in_quick_mode(name: str, shared_bundle, tmp_path) -> None:  # noqa: ANN001
+    out = tmp_path / f"{name}.json"
+    args = [sys.executable, str(REPO / "benchmarks" / f"{name}.py"), "--quick", "--model", str(shared_bundle[0]),
+            "--json", str(out)]
+    if name == "microbatcher":
+        args += ["--clients", "2", "--waits", "2"]
+    if name == "desktop":
+        args += ["--rows", "500"]
+    if name == "scale":
+        args += ["--rows", "200,400"]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert data["benchmark"] == name and data["machine"]
+    assert "|" in proc.stdout  # printed its table
