@@ -26,12 +26,12 @@ class Target:
 
 def score_files(args: argparse.Namespace, clf: Classifier) -> int:
     files, skipped = expand_inputs(args.inputs)
-    for note in skipped:
-        _say(args, f"skipped {note}")
     errors = "strict" if args.strict_decoding else "replace"
     # Open every input first, so a wrong column in the third file is reported before an hour of work.
     sources = [open_source(f, column=args.column, field=args.field, encoding=args.encoding, errors=errors)
                for f in files]
+    for note in skipped:  # after the checks above, so a refused run prints its one sentence alone
+        _say(args, f"skipped {note}")
     targets = _plan_targets(sources, args)
     failed = 0
     for target in targets:
@@ -94,6 +94,8 @@ def _score_one(target: Target, clf: Classifier, args: argparse.Namespace) -> int
                     checkpoint.save(done, writer.flush())
     except (KeyboardInterrupt, SieveError) as exc:
         bar.close()
+        if checkpoint is not None and not done:
+            checkpoint.clear()  # nothing finished: leave no empty partial file behind
         if target.path is not None and done:
             kept = f"{done} rows are kept in {partial_path(target.path).name}; rerun with --resume to continue"
             if isinstance(exc, SieveError):

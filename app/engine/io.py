@@ -150,7 +150,13 @@ class TextSource:
                 yield from self._csv_rows(lines)
 
     def _csv_rows(self, lines: Iterator[str]) -> Iterator[SourceRow]:
-        reader = csv.reader(lines, delimiter=self.delimiter)
+        at_end = [False]  # set once the reader has asked for a line past the last one
+
+        def tap() -> Iterator[str]:
+            yield from lines
+            at_end[0] = True
+
+        reader = csv.reader(tap(), delimiter=self.delimiter)
         try:
             next(reader)  # header, already parsed by open_source
         except StopIteration:
@@ -162,6 +168,12 @@ class TextSource:
             for record in reader:
                 line, start = start, reader.line_num + 1
                 if not record:  # a blank line is not a row
+                    continue
+                if at_end[0]:  # a record can only end at end of file inside a quoted field that never closed
+                    self.issues.add("bad_row", line)
+                    error = (f"line {line} opens a quoted field that is never closed, so lines {line} to "
+                             f"{reader.line_num} were read as one row; close the quote and score the file again")
+                    yield SourceRow(line, None, (record + [""] * width)[:width], error)
                     continue
                 if col >= len(record):
                     self.issues.add("bad_row", line)
@@ -321,7 +333,8 @@ def expand_inputs(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
             readable = [p for p in found if p.suffix.lower() in READ_KINDS]
             skipped += [f"{p.name}: not a .txt/.csv/.tsv/.jsonl file" for p in found if p not in readable]
             if not readable:
-                raise InputError(f"The folder {path} holds no .txt, .csv, .tsv or .jsonl files")
+                raise InputError(f"The folder {path} holds no .txt, .csv, .tsv or .jsonl files",
+                                 "Choose a folder with such files in it, or the files themselves")
             files += readable
         else:
             files.append(path)

@@ -1,4 +1,4 @@
-"""Read an ONNX file's header facts (IR version, opsets, producer, external-data locations) without executing it.
+"""Read an ONNX file's header facts (IR version, opsets, producer, external data, embedding size) without running it.
 
 ONNX files are protocol buffers. This walks the wire format directly, skipping weight bytes, so it is cheap on a
 large model and needs no ``onnx`` package at run time. Only the few ``ModelProto`` fields Sieve reports are read.
@@ -16,8 +16,9 @@ from .errors import ModelError
 # Field numbers from onnx.proto (stable since IR version 3).
 _MODEL_IR_VERSION, _MODEL_OPSET, _MODEL_PRODUCER, _MODEL_PRODUCER_VERSION, _MODEL_GRAPH = 1, 8, 2, 3, 7
 _GRAPH_NODE, _GRAPH_INITIALIZER = 1, 5
-_NODE_DOMAIN = 7
-_TENSOR_NAME, _TENSOR_EXTERNAL_DATA, _TENSOR_DATA_LOCATION = 8, 13, 14
+_NODE_INPUT, _NODE_OP_TYPE, _NODE_ATTRIBUTE, _NODE_DOMAIN = 1, 4, 5, 7
+_ATTR_NAME, _ATTR_INT = 1, 3
+_TENSOR_DIMS, _TENSOR_NAME, _TENSOR_EXTERNAL_DATA, _TENSOR_DATA_LOCATION = 1, 8, 13, 14
 _ENTRY_KEY, _ENTRY_VALUE = 1, 2
 _OPSET_DOMAIN, _OPSET_VERSION = 1, 2
 _EXTERNAL = 1
@@ -30,6 +31,8 @@ class OnnxFacts:
     producer: str = ""
     node_domains: frozenset[str] = frozenset()
     external_data: tuple[tuple[str, str], ...] = ()  # (tensor name, location relative to the model)
+    # Rows of the token-embedding table (a Gather of an initializer by ``input_ids``); None when not found.
+    embedding_rows: int | None = None
 
     @property
     def opset(self) -> int | None:
@@ -107,6 +110,8 @@ def _parse_model(buf: memoryview, size: int) -> OnnxFacts:
     producer = ""
     domains: set[str] = set()
     external: list[tuple[str, str]] = []
+    gathered: list[str] = []  # tensors that a Gather indexes with input_ids
+    first_dims: dict[str, int] = {}  # initializer name -> its first dimension
     saw_graph = False
     for number, wire, a, b in _fields(buf, 0, size):
         if number == _MODEL_IR_VERSION and wire == 0:
@@ -125,24 +130,39 @@ def _parse_model(buf: memoryview, size: int) -> OnnxFacts:
             producer = f"{producer} {_text(buf, a, b)}"
         elif number == _MODEL_GRAPH and wire == 2:
             saw_graph = True
-            _scan_graph(buf, a, b, domains, external)
+            _scan_graph(buf, a, b, domains, external, gathered, first_dims)
     if ir_version is None or not saw_graph:
         raise _Malformed
-    return OnnxFacts(ir_version, opsets, producer, frozenset(domains), tuple(external))
+    rows = [first_dims[t] for t in gathered if first_dims.get(t)]
+    return OnnxFacts(ir_version, opsets, producer, frozenset(domains), tuple(external), min(rows) if rows else None)
 
 
-def _scan_graph(buf: memoryview, start: int, end: int, domains: set[str], external: list[tuple[str, str]]) -> None:
+def _scan_graph(buf: memoryview, start: int, end: int, domains: set[str], external: list[tuple[str, str]],
+                gathered: list[str], first_dims: dict[str, int]) -> None:
     for number, wire, a, b in _fields(buf, start, end):
         if wire != 2:
             continue
         if number == _GRAPH_NODE:
+            op_type, inputs, axis = "", [], 0
             for n, w, x, y in _fields(buf, a, b):
                 if n == _NODE_DOMAIN and w == 2:
                     domains.add(_text(buf, x, y))
+                elif n == _NODE_OP_TYPE and w == 2:
+                    op_type = _text(buf, x, y)
+                elif n == _NODE_INPUT and w == 2:
+                    inputs.append(_text(buf, x, y))
+                elif n == _NODE_ATTRIBUTE and w == 2:
+                    attr = {k: (kx, ky) for k, kw, kx, ky in _fields(buf, x, y) if kw in (0, 2)}
+                    if _ATTR_NAME in attr and _text(buf, *attr[_ATTR_NAME]) == "axis":
+                        axis = attr.get(_ATTR_INT, (0, 0))[0]
+            if op_type == "Gather" and axis == 0 and len(inputs) == 2 and inputs[1] == "input_ids":
+                gathered.append(inputs[0])
         elif number == _GRAPH_INITIALIZER:
-            name, location, is_external = "", "", False
+            name, location, is_external, first_dim = "", "", False, None
             for n, w, x, y in _fields(buf, a, b):
-                if n == _TENSOR_NAME and w == 2:
+                if n == _TENSOR_DIMS and first_dim is None:
+                    first_dim = x if w == 0 else _varint(buf, x, y)[0] if w == 2 and y > x else None
+                elif n == _TENSOR_NAME and w == 2:
                     name = _text(buf, x, y)
                 elif n == _TENSOR_DATA_LOCATION and w == 0:
                     is_external = x == _EXTERNAL
@@ -157,6 +177,8 @@ def _scan_graph(buf: memoryview, start: int, end: int, domains: set[str], extern
                         location = value
             if is_external or location:
                 external.append((name, location))
+            if first_dim is not None:
+                first_dims[name] = first_dim
 
 
 def check_external_data(model_path: Path, facts: OnnxFacts) -> None:

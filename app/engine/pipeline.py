@@ -128,6 +128,14 @@ class Classifier:
         encoder = TextEncoder.from_file(
             bundle.tokenizer_path, max_length=max_length, model_max_length=session.fixed_length
         )
+        rows = session.facts.embedding_rows
+        if rows and encoder.vocab_size > rows:  # on CUDA such ids would silently read zeros, not fail
+            raise ModelError(
+                f"{bundle.tokenizer_path.name} has {encoder.vocab_size} tokens but the model's embedding table has "
+                f"{rows} rows: the tokenizer's vocabulary is larger than the model's embedding table, so "
+                "tokenizer.json does not belong to this model",
+                "Use the tokenizer.json that was saved with this model",
+            )
         return cls(session, encoder, policy)
 
     # ------------------------------------------------------------------ facts
@@ -328,7 +336,7 @@ class Classifier:
                            queue_ms=prepared.queue_ms, encode_ms=prepared.encode_ms,
                            infer_ms=(time.perf_counter() - t0) * 1000.0, failed=True, started=started)
             message = str(exc) if isinstance(exc, SieveError) else f"{type(exc).__name__}: {exc}"
-            log.warning("batch of %d rows failed: %s", len(positions), message)
+            log.info("batch of %d rows failed: %s", len(positions), message)  # the rows' error says it to the user
             label_idx[positions] = FAILED
             for p in positions.tolist():
                 errors[p] = message

@@ -117,7 +117,7 @@ class ModelSession:
         options = ort.SessionOptions()
         options.graph_optimization_level = OPT_LEVELS[config.graph_optimization]
         options.intra_op_num_threads = config.intra_op_threads
-        options.log_severity_level = 3
+        options.log_severity_level = 4  # FATAL only: run errors reach us as exceptions, not as native log lines
         with _quiet_ort():
             try:
                 session = ort.InferenceSession(str(bundle.model_path), options, providers=list(requested))
@@ -367,17 +367,21 @@ def explain_load_error(exc: Exception, path: Path) -> ModelError:
             f"{path.name} is not a readable ONNX model (the file is damaged, truncated, or not ONNX at all)",
             "Export the model again, or copy the complete file",
         )
-    custom = re.search(r"\(\"?[^,]*,\s*(\w+),\s*([\w.]+)", text)
     if "is not a registered function/op" in text or "No opset import for domain" in text:
-        op = f" {custom.group(1)} from domain {custom.group(2)}" if custom else ""
+        # onnxruntime 1.31 says "domain:Op(version) is not a registered function/op"; older ones ("name", Op, domain)
+        custom = re.search(r"([\w.]+):(\w+)\(-?\d+\) is not a registered", text)
+        old = re.search(r"\(\"?[^,]*,\s*(\w+),\s*([\w.]+)", text)
+        op = (f" {custom.group(2)} from domain {custom.group(1)}" if custom
+              else f" {old.group(1)} from domain {old.group(2)}" if old else "")
         return ModelError(
             f"{path.name} uses a custom operator{op} that plain onnxruntime does not have",
             "Sieve does not load custom-op libraries; export the model with standard ONNX operators",
         )
-    if "external data" in text.lower() or "location" in text.lower() and "data" in text.lower():
+    lowered = text.lower()
+    if "external data" in lowered or "external initializer" in lowered or "location" in lowered and "data" in lowered:
         return ModelError(
             f"{path.name} keeps its weights in an external data file that could not be read ({_first_line(text)})",
-            "Keep the .onnx file and its .data file together in the model folder",
+            "Keep the .onnx file and its complete .data file together in the model folder",
         )
     return ModelError(
         f"ONNX Runtime could not load {path.name}: {_first_line(text)}",

@@ -7,7 +7,6 @@ import sys
 
 import numpy as np
 import pytest
-from builders import make_embedding_model, make_tokenizer
 
 from app.cli import main
 from app.engine import Classifier
@@ -44,16 +43,6 @@ def test_score_csv_keeps_order_and_uses_config_labels(shared_bundle, texts_csv, 
     assert [r["label"] for r in got] == expected
     assert {r["label"] for r in got} <= {"negative", "neutral", "positive"}
     assert "texts/s" in result.stderr and "p95" in result.stderr  # the latency summary
-
-
-def test_not_a_classifier_exits_2_with_one_sentence(tmp_path, texts_csv):
-    make_tokenizer(tmp_path / "tokenizer.json")
-    make_embedding_model(tmp_path / "model.onnx", 60)
-    result = sieve("score", texts_csv[0], "--model", tmp_path)
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert "not a text classifier" in result.stderr and "embedding" in result.stderr
 
 
 def test_info_names_labels_io_and_provider(shared_bundle):

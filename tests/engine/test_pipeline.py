@@ -3,8 +3,22 @@ import threading
 import numpy as np
 import pytest
 from builders import WORDS, make_bundle, make_tokenizer, reference_logits, token_ids
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from app.engine import FAILED, NOT_SCORED, BatchPolicy, Classifier, InputError, SieveError, open_source
+from app.engine import (
+    FAILED,
+    NOT_SCORED,
+    BatchPolicy,
+    Classifier,
+    InputError,
+    ModelBundle,
+    ModelSession,
+    SessionConfig,
+    SieveError,
+    open_source,
+)
+from app.engine.encoding import TextEncoder
 from app.engine.io import rows_from_texts
 from app.engine.scoring import sigmoid, softmax
 
@@ -36,6 +50,32 @@ def test_stream_matches_reference_in_input_order(tmp_path, model_kwargs):
     assert (labels == probs.argmax(axis=1)).all()
     s = clf.stats.summary()
     assert s.rows == 333 and s.batches >= 333 // 7 and 0 < s.padding_efficiency <= 1
+
+
+@pytest.fixture(scope="module")
+def module_classifier(shared_bundle):
+    root, weights, tok = shared_bundle
+    return Classifier.load(root, provider="cpu"), weights, tok
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    items=st.lists(st.one_of(st.lists(st.sampled_from(WORDS), max_size=40).map(" ".join), st.none()), max_size=150),
+    policy=st.builds(BatchPolicy, st.integers(1, 48), st.integers(1, 1024), st.integers(1, 80)),
+    first_window=st.one_of(st.none(), st.integers(1, 80)),
+)
+def test_every_row_comes_out_once_in_order_whatever_the_batching(module_classifier, items, policy, first_window):
+    clf, weights, tok = module_classifier
+    clf.policy = policy
+    chunks = list(clf.stream(rows_from_texts(items), first_window=first_window))
+    assert [c.start for c in chunks] == np.cumsum([0] + [len(c) for c in chunks])[:-1].tolist()
+    assert [r.text for c in chunks for r in c.rows] == items  # every row exactly once, in input order
+    label_idx = np.concatenate([c.label_idx for c in chunks]) if chunks else np.zeros(0)
+    readable = [i for i, t in enumerate(items) if t is not None]
+    assert np.flatnonzero(label_idx == FAILED).tolist() == [i for i, t in enumerate(items) if t is None]
+    if readable:  # and each row's scores are its own, not a neighbour's
+        probs = np.concatenate([c.probs for c in chunks])[readable]
+        np.testing.assert_allclose(probs, expected_probs(weights, tok, [items[i] for i in readable]), atol=2e-6)
 
 
 def test_result_does_not_depend_on_batch_neighbours(shared_bundle):
@@ -106,11 +146,17 @@ def test_cancel_keeps_finished_batches(shared_bundle):
     assert (last.label_idx == NOT_SCORED).any()
 
 
+def load_unchecked(root, policy):
+    """Load past ``Classifier.load``'s tokenizer/embedding-size check, as for a model whose table it cannot see."""
+    session = ModelSession.load(ModelBundle.from_path(root), SessionConfig(provider="cpu"))
+    return Classifier(session, TextEncoder.from_file(root / "tokenizer.json"), policy)
+
+
 def test_a_failing_batch_marks_only_its_rows(tmp_path):
     # The tokenizer knows words the model's embedding table has no row for: only texts using them fail.
     root, _, _ = make_bundle(tmp_path / "m")
     make_tokenizer(root / "tokenizer.json", [*WORDS, "zebra"])
-    clf = Classifier.load(root, policy=BatchPolicy(max_batch=4, window=64))
+    clf = load_unchecked(root, BatchPolicy(max_batch=4, window=64))
     texts = random_texts(40, seed=9, max_words=6)
     texts[17] = "zebra zebra zebra zebra zebra zebra zebra zebra"  # longest: sorted into the first batch
     chunk = clf.score(texts)
@@ -123,7 +169,7 @@ def test_a_failing_batch_marks_only_its_rows(tmp_path):
 def test_every_batch_failing_stops_the_run(tmp_path):
     root, _, _ = make_bundle(tmp_path / "m")
     make_tokenizer(root / "tokenizer.json", [*WORDS, "zebra"])
-    clf = Classifier.load(root, policy=BatchPolicy(max_batch=2))
+    clf = load_unchecked(root, BatchPolicy(max_batch=2))
     batches = []
     with pytest.raises(SieveError, match="does not belong to this model"):
         list(clf.stream(rows_from_texts([f"zebra {w}" for w in WORDS]), on_batch=batches.append))
