@@ -336,8 +336,12 @@ class MainWindow(QMainWindow):
         if data:
             self.add_inputs(data, ask=False)
 
-    def add_inputs(self, paths: list[str], *, ask: bool) -> int:
-        """Open files (and folders' files) for scoring; ``ask`` shows the column chooser for tables. Returns count."""
+    def add_inputs(self, paths: list[str], *, ask: bool, column: str | None = None) -> int:
+        """Open files (and folders' files) for scoring; returns how many were added.
+
+        ``ask`` shows the column chooser for every table; otherwise it appears only when no column named like
+        ``text`` exists. ``column`` (a name) skips the chooser.
+        """
         try:
             files, skipped = expand_inputs(paths)
         except SieveError as exc:
@@ -346,7 +350,7 @@ class MainWindow(QMainWindow):
         added, problems = 0, list(skipped)
         for path in files:
             try:
-                source = self._open(path, ask)
+                source = self._open(path, ask, column)
             except SieveError as exc:
                 problems.append(str(exc))
                 continue
@@ -361,13 +365,15 @@ class MainWindow(QMainWindow):
                                                         else ""), "Some files were not imported")
         return added
 
-    def _open(self, path: Path, ask: bool) -> TextSource | None:
+    def _open(self, path: Path, ask: bool, column: str | None = None) -> TextSource | None:
         if path.suffix.lower() not in READ_KINDS:
             raise InputError(f"{path.name}: Sieve does not read {path.suffix or 'extension-less'} files",
                              "Use .txt, .csv, .tsv or .jsonl")
         kind = READ_KINDS[path.suffix.lower()]
         if kind == "txt":
             return open_source(path)
+        if column is not None:
+            return open_source(path, field=column) if kind == "jsonl" else open_source(path, column=column)
         if not path.is_file():
             return open_source(path)  # raises the right sentence
         names, rows = peek_table(path)

@@ -186,7 +186,11 @@ class LabelCounts(pg.PlotWidget):
         self.counts = dict(counts)
         if self.bars is not None:
             self.removeItem(self.bars)
+            self.bars = None
         names = list(counts)
+        if not names:  # (pyqtgraph cannot build an empty BarGraphItem)
+            self.getAxis("bottom").setTicks([[]])
+            return
         brushes = [label_colour(n, i) if n not in ("failed", "not scored") else "#ffab91" for i, n in enumerate(names)]
         self.bars = pg.BarGraphItem(x=np.arange(len(names)), height=list(counts.values()), width=0.7,
                                     brushes=brushes, pens=[None] * len(names))
