@@ -33,5 +33,12 @@ lint: $(VENV)/.test-installed
 bench: $(VENV)/.app-installed
 	$(BIN)/python benchmarks/run_all.py --quick
 
+$(VENV)/.package-installed: pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[package]'
+	@touch $@
+
+package: $(VENV)/.package-installed
+	$(BIN)/python packaging/build.py
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
