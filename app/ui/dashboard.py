@@ -19,31 +19,17 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVB
 
 from ..engine.stats import STAGES, StatsRecorder, batch_latency_ms
 
-WINDOW = 2000  # records drawn (the summary readouts use the whole ring buffer)
+WINDOW = 1000  # batches drawn in the time plots (the readouts use the whole ring buffer)
+STAGE_WINDOW = 300  # batches drawn in the stacked stage plot
 REFRESH_HZ = 15
 STAGE_COLOURS = ("#9e9e9e", "#42a5f5", "#ef6c00", "#66bb6a")
 PCT_COLOURS = {"p50": "#2e7d32", "p95": "#f9a825", "p99": "#c62828"}
+# Dots are coloured by batch size in four buckets: one scatter item (one brush) per bucket draws far faster than
+# a brush per dot.
+BATCH_BUCKETS = ((1, 1, "batch 1", "#5e35b1"), (2, 8, "2–8", "#1e88e5"), (9, 32, "9–32", "#43a047"),
+                 (33, 1 << 30, "33+", "#fb8c00"))
 
 pg.setConfigOptions(antialias=False, background="w", foreground="#333")
-
-
-_BRUSHES: dict[int, object] = {}
-
-
-def _batch_brushes(rows: np.ndarray) -> list:
-    """A brush per point: colour by batch size on a log scale (1 → purple … 256+ → yellow); brushes are cached."""
-    if not _BRUSHES:
-        lut = pg.colormap.get("viridis").getLookupTable(0.0, 1.0, 64)
-        _BRUSHES.update({-1: lut})
-    lut = _BRUSHES[-1]
-    out = []
-    for r in rows.tolist():
-        brush = _BRUSHES.get(r)
-        if brush is None:
-            level = min(1.0, np.log2(max(r, 1)) / 8.0)
-            brush = _BRUSHES[r] = pg.mkBrush(*lut[int(level * 63)])
-        out.append(brush)
-    return out
 
 
 class LatencyDashboard(QWidget):
@@ -73,8 +59,12 @@ class LatencyDashboard(QWidget):
 
         self.latency = pg.PlotWidget(title="Batch latency (ms) — colour: batch size")
         self.latency.setLabel("bottom", "time", "s")
-        self.scatter = pg.ScatterPlotItem(size=5, pen=None)
-        self.latency.addItem(self.scatter)
+        self.latency.addLegend(offset=(-5, 5))
+        self.scatters = []
+        for _lo, _hi, name, colour in BATCH_BUCKETS:
+            item = pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(colour), name=name)
+            self.latency.addItem(item)
+            self.scatters.append(item)
         self.pct_lines = {}
         for name, colour in PCT_COLOURS.items():
             line = pg.InfiniteLine(angle=0, pen=pg.mkPen(colour, width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine),
@@ -102,26 +92,22 @@ class LatencyDashboard(QWidget):
         self.throughput.getViewBox().sigResized.connect(
             lambda: self.tokens_view.setGeometry(self.throughput.getViewBox().sceneBoundingRect()))
 
-        self.stages = pg.PlotWidget(title="Time per stage, per batch (ms, stacked)")
+        self.stages = pg.PlotWidget(title=f"Time per stage, last {STAGE_WINDOW} batches (ms, stacked)")
         self.stages.setLabel("bottom", "batch")
         self.stages.addLegend(offset=(5, 5))
         self.stage_curves = []
-        previous = None
-        for name, colour in zip(STAGES, STAGE_COLOURS, strict=True):
-            curve = self.stages.plot(pen=pg.mkPen(colour, width=1), name=name.removesuffix("_ms"))
-            if previous is not None:
-                self.stages.addItem(pg.FillBetweenItem(previous, curve, brush=pg.mkBrush(colour)))
-            else:
-                curve.setFillLevel(0)
-                curve.setBrush(pg.mkBrush(colour))
+        # Cumulative curves filled down to zero, the tallest (queue+encode+infer+post) underneath: the visible bands
+        # are the stages. (FillBetweenItem would rebuild two paths per band per frame.)
+        for z, (name, colour) in enumerate(zip(STAGES, STAGE_COLOURS, strict=True)):
+            curve = self.stages.plot(pen=pg.mkPen(colour, width=1), fillLevel=0, brush=pg.mkBrush(colour),
+                                     name=name.removesuffix("_ms"))
+            curve.setZValue(len(STAGES) - z)
             self.stage_curves.append(curve)
-            previous = curve
 
         self.padding = pg.PlotWidget(title="Padding efficiency (real ÷ padded tokens)")
         self.padding.setLabel("bottom", "batch")
         self.padding.setYRange(0, 1.05)
-        self.padding_curve = self.padding.plot(pen=None, symbol="o", symbolSize=4, symbolBrush="#8e24aa",
-                                               symbolPen=None)
+        self.padding_curve = self.padding.plot(pen=pg.mkPen("#8e24aa", width=1))
 
         grid = QGridLayout()
         grid.addWidget(self.latency, 0, 0, 1, 2)
@@ -155,7 +141,7 @@ class LatencyDashboard(QWidget):
         """Redraw when the recorder changed since the last call (cheap otherwise)."""
         rec = self.recorder
         version = rec.version if rec is not None else -2
-        if version == self._seen:
+        if version == self._seen or not self.isVisible():  # hidden (another tab): redraw when shown again
             return
         self._seen = version
         self.redraws += 1
@@ -165,7 +151,10 @@ class LatencyDashboard(QWidget):
             return
         ok = records[~records["failed"]]
         lat = batch_latency_ms(ok) if len(ok) else np.zeros(0)
-        self.scatter.setData(x=ok["t"], y=lat, brush=_batch_brushes(ok["rows"]))
+        rows = ok["rows"]
+        for item, (lo, hi, _name, _colour) in zip(self.scatters, BATCH_BUCKETS, strict=True):
+            pick = (rows >= lo) & (rows <= hi)
+            item.setData(x=ok["t"][pick], y=lat[pick])
         summary = rec.summary()
         for name, value in (("p50", summary.p50_ms), ("p95", summary.p95_ms), ("p99", summary.p99_ms)):
             self.pct_lines[name].setValue(value)
@@ -174,11 +163,13 @@ class LatencyDashboard(QWidget):
             counts, edges = np.histogram(lat, bins=min(40, max(5, len(lat) // 4)))
             self.hist_curve.setData(edges, counts)
         self._throughput(ok)
-        base = np.zeros(len(ok))
-        x = np.arange(len(ok))
+        recent = ok[-STAGE_WINDOW:]
+        base = np.zeros(len(recent))
+        x = np.arange(len(ok) - len(recent), len(ok))
         for curve, stage in zip(self.stage_curves, STAGES, strict=True):
-            base = base + ok[stage]
+            base = base + recent[stage]
             curve.setData(x, base)
+        x = np.arange(len(ok))
         padded = ok["rows"].astype(np.float64) * ok["padded_len"]
         eff = np.divide(ok["real_tokens"], padded, out=np.ones(len(ok)), where=padded > 0)
         self.padding_curve.setData(x, eff)
@@ -208,7 +199,8 @@ class LatencyDashboard(QWidget):
         self.tokens_curve.setData(t, (tokens[last] - tokens[first]) / window)
 
     def _clear(self) -> None:
-        self.scatter.setData([], [])
+        for item in self.scatters:
+            item.setData([], [])
         self.hist_curve.setData([0, 1], [0])
         self.tps_curve.setData([], [])
         self.tokens_curve.setData([], [])

@@ -245,10 +245,10 @@ def test_dashboard_draws_every_batch_and_reports_percentiles(qtbot, window, tiny
     window.dashboard.refresh()
     batches = window.clf.stats.summary().batches
     assert batches >= 200 // 16
-    assert len(window.dashboard.scatter.points()) == batches
+    assert sum(len(item.points()) for item in window.dashboard.scatters) == batches
     assert "p50" in window.dashboard.readout.text() and "texts/s" in window.dashboard.readout.text()
     window.dashboard.reset()
-    assert len(window.dashboard.scatter.points()) == 0
+    assert sum(len(item.points()) for item in window.dashboard.scatters) == 0
 
 
 def test_sweep_fills_table_and_exports(qtbot, window, tiny_bundle, tmp_path):  # noqa: ANN001
