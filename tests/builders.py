@@ -18,11 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
-WORDS = (
-    "i love this great movie so much it was wonderful and happy the best day ever "
-    "hate awful terrible bad boring worst sad angry not good fine okay neutral table chair weather today "
-    "a an of to in is was on for with that at by from"
-).split()
+WORDS = ["i", "love", "this", "great", "movie", "so", "much", "it", "was", "wonderful", "and", "happy", "the", "best", "day", "ever", "hate", "awful", "terrible", "bad", "boring", "worst", "sad", "angry", "not", "good", "fine", "okay", "neutral", "table", "chair", "weather", "today", "a", "an", "of", "to", "in", "is", "was", "on", "for", "with", "that", "at", "by", "from"]
 ORT_IR_VERSION = 10  # onnx 1.23 writes IR 14 by default; onnxruntime 1.31 reads up to 11
 
 

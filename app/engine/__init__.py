@@ -7,14 +7,45 @@ Three lines from a script::
     print(clf.predict(["What a lovely day!"])[0].label)
 """
 
-from .batching import BatchPolicy, MicroBatcher, plan_batches
-from .bundle import ModelBundle
-from .errors import ExportError, InferenceError, InputError, ModelError, SieveError
-from .io import ResultWriter, SourceRow, TextSource, open_source, rows_from_texts
-from .pipeline import Classifier, ScoredChunk
-from .scoring import FAILED, NOT_SCORED, Prediction
-from .session import ModelSession, SessionConfig
-from .stats import StatsRecorder, Summary
+# Names load on first use (PEP 562), so `from app.engine.io import …` does not pull in onnxruntime, and the
+# desktop window can show before the inference stack is imported.
+_WHERE = {
+    "BatchPolicy": "batching",
+    "MicroBatcher": "batching",
+    "plan_batches": "batching",
+    "ModelBundle": "bundle",
+    "ExportError": "errors",
+    "InferenceError": "errors",
+    "InputError": "errors",
+    "ModelError": "errors",
+    "SieveError": "errors",
+    "ResultWriter": "io",
+    "SourceRow": "io",
+    "TextSource": "io",
+    "open_source": "io",
+    "rows_from_texts": "io",
+    "Classifier": "pipeline",
+    "ScoredChunk": "pipeline",
+    "FAILED": "scoring",
+    "NOT_SCORED": "scoring",
+    "Prediction": "scoring",
+    "ModelSession": "session",
+    "SessionConfig": "session",
+    "StatsRecorder": "stats",
+    "Summary": "stats",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "FAILED",

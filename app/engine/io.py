@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import json
 import os
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NamedTuple

@@ -12,6 +12,7 @@ runs the current one (both release the GIL), and yields :class:`ScoredChunk` obj
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -242,10 +243,8 @@ class Classifier:
         finally:
             stop.set()
             while producer.is_alive():  # unblock a producer waiting on a full queue
-                try:
+                with contextlib.suppress(queue.Empty):
                     ready.get(timeout=0.05)
-                except queue.Empty:
-                    pass
             producer.join()
 
     def _produce(self, rows: Iterator[SourceRow], ready: queue.Queue, stop: threading.Event,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from pathlib import Path
@@ -41,10 +42,8 @@ def peek_table(path: Path, limit: int = PREVIEW_ROWS) -> tuple[list[str], list[l
         return keys, [[str(o.get(k, "")) for k in keys] for o in objs[:limit]]
     delimiter = "\t" if detect_kind(path) == "tsv" else ","
     if detect_kind(path) == "csv":
-        try:
+        with contextlib.suppress(csv.Error):
             delimiter = csv.Sniffer().sniff(lines[0] if lines else ",", ",;\t|").delimiter
-        except csv.Error:
-            pass
     rows = list(csv.reader(lines, delimiter=delimiter))
     return (rows[0] if rows else []), rows[1 : limit + 1]
 

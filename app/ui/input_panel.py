@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine import Prediction
 from ..engine.io import TextSource
+from ..engine.scoring import Prediction
 
 
 class PasteBox(QPlainTextEdit):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
@@ -21,14 +23,13 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QTabWidget,
-    QWidget,
 )
 
 from .. import __version__
-from ..engine import BatchPolicy, Classifier, InputError, SieveError
+from ..engine.batching import BatchPolicy
+from ..engine.errors import InputError, SieveError
 from ..engine.io import READ_KINDS, TextSource, expand_inputs, open_source
 from ..engine.results import ResultStore
-from ..engine.sweep import SweepPoint
 from ..paths import default_model_dir
 from .dashboard import LatencyDashboard
 from .dialogs import SHORTCUTS, ColumnDialog, guess_column, peek_table
@@ -46,6 +47,10 @@ from .workers import (
     describe,
     start,
 )
+
+if TYPE_CHECKING:
+    from ..engine.pipeline import Classifier
+    from ..engine.sweep import SweepPoint
 
 log = logging.getLogger(__name__)
 MAX_RECENT = 8
@@ -685,10 +690,8 @@ class MainWindow(QMainWindow):
         deadline = time.perf_counter() + timeout_ms / 1000
         for thread in list(self._threads):
             remaining = max(1, int((deadline - time.perf_counter()) * 1000))
-            try:
+            with contextlib.suppress(RuntimeError):  # already deleted
                 thread.wait(remaining)
-            except RuntimeError:  # already deleted
-                pass
         if self.batcher is not None:
             self.batcher.close(timeout=2)
             self.batcher = None

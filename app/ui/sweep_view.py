@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -21,8 +23,10 @@ from PySide6.QtWidgets import (
 )
 
 from ..engine.errors import InputError
-from ..engine.sweep import SweepPlan, SweepPoint
 from .workers import sweep_point_row
+
+if TYPE_CHECKING:
+    from ..engine.sweep import SweepPlan, SweepPoint
 
 HEADERS = ("Provider", "Batch", "Seq len", "p50 ms", "p95 ms", "texts/s", "tokens/s", "Note")
 LINE_COLOURS = ("#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#c62828", "#00838f", "#5d4037", "#ad1457")
@@ -107,6 +111,8 @@ class SweepPanel(QWidget):
         layout.addWidget(self.message)
 
     def plan(self, threads: int = 0) -> SweepPlan:
+        from ..engine.sweep import SweepPlan
+
         providers = [p for p, box in (("cpu", self.cpu), ("cuda", self.cuda)) if box.isChecked()]
         if not providers:
             raise InputError("Pick at least one provider (CPU or CUDA)")

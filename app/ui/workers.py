@@ -14,13 +14,18 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from ..engine import BatchPolicy, Classifier, SieveError
+from ..engine.batching import BatchPolicy
+from ..engine.errors import SieveError
 from ..engine.io import TextSource, rows_from_texts
 from ..engine.results import FrozenResults
-from ..engine.sweep import SweepPlan, SweepPoint, run_sweep
+
+if TYPE_CHECKING:  # the inference stack (onnxruntime, tokenizers) loads with the first model, not with the window
+    from ..engine.pipeline import Classifier
+    from ..engine.sweep import SweepPlan, SweepPoint
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.05  # at most 20 progress signals a second
@@ -83,6 +88,8 @@ class ModelLoader(_Worker):
         self.path, self.provider, self.threads, self.policy = path, provider, threads, policy
 
     def work(self) -> None:
+        from ..engine.pipeline import Classifier
+
         clf = Classifier.load(self.path, provider=self.provider, threads=self.threads, policy=self.policy)
         clf.predict(["warm-up"])  # the first run allocates; do it here, not on the user's first click
         clf.stats.reset()
@@ -182,6 +189,8 @@ class SweepWorker(_Worker):
         self.clf, self.plan = clf, plan
 
     def work(self) -> None:
+        from ..engine.sweep import run_sweep
+
         run_sweep(self.clf.bundle, self.plan, on_point=self.point.emit, cancel=self.cancel_event)
 
 

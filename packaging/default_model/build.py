@@ -194,7 +194,7 @@ def fine_tune(base: Path, data: dict, out: Path, args: argparse.Namespace) -> di
             for i in range(0, len(order), 128):
                 part = order[i : i + 128]
                 ids, mask = tensors([val_ids[j] for j in part])
-                preds.extend(zip(part, model(input_ids=ids, attention_mask=mask).logits.argmax(1).tolist()))
+                preds.extend(zip(part, model(input_ids=ids, attention_mask=mask).logits.argmax(1).tolist(), strict=True))
         model.train()
         pred = [p for _, p in sorted(preds)]
         return accuracy_score(y_val, pred), f1_score(y_val, pred, average="macro")
@@ -311,7 +311,7 @@ def table(m: dict) -> list[str]:
 
 def confusion(m: dict) -> list[str]:
     rows = ["| true \\ predicted | " + " | ".join(LABELS) + " |", "|---|" + "---:|" * 3]
-    for name, line in zip(LABELS, m["confusion"]):
+    for name, line in zip(LABELS, m["confusion"], strict=True):
         rows.append(f"| {name} | " + " | ".join(str(v) for v in line) + " |")
     return rows
 

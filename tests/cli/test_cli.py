@@ -1,6 +1,7 @@
 """The ``sieve`` command, run as a user runs it: a real process for the main paths, ``main()`` for the rest."""
 
 import csv
+import io
 import json
 import subprocess
 import sys
@@ -20,7 +21,7 @@ def sieve(*args, cwd=None):
 @pytest.fixture
 def texts_csv(tmp_path):
     rng = np.random.default_rng(1)
-    words = "i love this great movie awful terrible bad boring the best day ever table".split()
+    words = ["i", "love", "this", "great", "movie", "awful", "terrible", "bad", "boring", "the", "best", "day", "ever", "table"]
     rows = [(str(i), " ".join(rng.choice(words, size=rng.integers(1, 12)))) for i in range(200)]
     rows[7] = ("7", 'a "quoted", multi\nline text')
     path = tmp_path / "reviews.csv"
@@ -37,7 +38,7 @@ def test_score_csv_keeps_order_and_uses_config_labels(shared_bundle, texts_csv, 
     out = tmp_path / "out.csv"
     result = sieve("score", path, "-o", out, "--model", root, "--batch-size", "8")
     assert result.returncode == 0, result.stderr
-    got = list(csv.DictReader(open(out, encoding="utf-8")))
+    got = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"), newline="")))
     assert [(r["id"], r["text"]) for r in got] == rows  # one row per input row, input order
     expected = [p.label for p in Classifier.load(root).predict([t for _, t in rows])]
     assert [r["label"] for r in got] == expected

@@ -1,4 +1,5 @@
 import csv
+import io
 import json
 import tempfile
 from pathlib import Path
@@ -125,16 +126,16 @@ def test_csv_writer_keeps_input_columns_and_adds_results(tmp_path):
     idx[1] = -2
     with ResultWriter(tmp_path / "out.csv", ["neg", "pos"], src.columns, source_kind="csv") as w:
         w.write(rows, probs, idx, trunc, [r.error for r in rows])
-    out = list(csv.reader(open(tmp_path / "out.csv", encoding="utf-8")))
+    out = list(csv.reader(io.StringIO((tmp_path / "out.csv").read_text(encoding="utf-8"), newline="")))
     assert out[0] == ["id", "text", "label", "confidence", "score_neg", "score_pos", "truncated", "error"]
     assert out[1] == ["1", "hello", "pos", "0.75", "0.25", "0.75", "false", ""]
     assert out[2][:3] == ["2", "", ""] and "has 1 fields" in out[2][-1]
 
 
 def test_column_name_collisions_get_a_prefix(tmp_path):
-    with ResultWriter(tmp_path / "out.csv", ["a", "b"], ["text", "label"], source_kind="csv") as w:
+    with ResultWriter(tmp_path / "out.csv", ["a", "b"], ["text", "label"], source_kind="csv"):
         pass
-    header = next(csv.reader(open(tmp_path / "out.csv")))
+    header = next(csv.reader(io.StringIO((tmp_path / "out.csv").read_text(encoding="utf-8"), newline="")))
     assert header[:3] == ["text", "label", "sieve_label"]
 
 
@@ -145,7 +146,7 @@ def test_jsonl_writer_merges_into_the_input_object(tmp_path):
     idx[1] = -2
     with ResultWriter(tmp_path / "out.jsonl", ["neg", "pos"], src.columns, source_kind="jsonl") as w:
         w.write(rows, probs, idx, trunc, [r.error for r in rows])
-    objs = [json.loads(line) for line in open(tmp_path / "out.jsonl", encoding="utf-8")]
+    objs = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
     assert objs[0] == {"text": "hi", "id": 7, "label": "pos", "confidence": 0.75, "scores": {"neg": 0.25, "pos": 0.75}}
     assert objs[1]["label"] is None and "not valid JSON" in objs[1]["error"]
 

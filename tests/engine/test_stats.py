@@ -1,4 +1,5 @@
 import csv
+import io
 
 import numpy as np
 import pytest
@@ -54,6 +55,6 @@ def test_write_csv(tmp_path):
     rec = StatsRecorder()
     rec.add(rows=2, padded_len=5, real_tokens=8, queue_ms=1, encode_ms=2, infer_ms=3, post_ms=4)
     assert rec.write_csv(tmp_path / "batches.csv") == 1
-    rows = list(csv.DictReader(open(tmp_path / "batches.csv")))
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "batches.csv").read_text(encoding="utf-8"), newline="")))
     assert rows[0]["rows"] == "2" and float(rows[0]["latency_ms"]) == 10.0
     assert batch_latency_ms(rec.snapshot()).tolist() == [10.0]
