@@ -2,7 +2,8 @@
 
 The recipe (shared by ``sieve export`` and ``packaging/default_model/build.py``):
 
-1. load the checkpoint with ``transformers`` (PyTorch weights, never a pickle: ``use_safetensors`` when present);
+1. load the checkpoint with ``transformers`` (``model.safetensors`` when present; a ``.bin`` checkpoint is a pickle,
+   so export only checkpoints you trust);
 2. ``torch.onnx.export`` with inputs ``input_ids``/``attention_mask``, output ``logits``, dynamic ``batch_size`` and
    ``sequence_length`` axes, the chosen opset, and an IR version the installed onnxruntime accepts;
 3. ``onnx.checker`` on the result, then ONNX Runtime logits compared with PyTorch's (max abs difference);
@@ -115,7 +116,8 @@ def export_checkpoint(
 
     say(f"loading {src}")
     try:
-        model = transformers.AutoModelForSequenceClassification.from_pretrained(src)
+        safe = any(src.glob("*.safetensors")) or None
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(src, use_safetensors=safe)
     except (OSError, ValueError, KeyError) as exc:
         raise ExportError(f"Could not load {src} as a sequence-classification model: {exc}",
                           "Check that it holds config.json and model weights saved with save_pretrained()") from None

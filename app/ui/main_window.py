@@ -129,12 +129,15 @@ class MainWindow(QMainWindow):
 
         self.status_model = QLabel("no model")
         self.status_provider = QLabel()
+        self.status_device = QLabel()
+        self.status_device.setObjectName("statusDevice")
         self.status_error = QLabel()
         self.status_error.setObjectName("statusError")
         self.status_error.setStyleSheet("color:#c62828")
         sb = self.statusBar()
         sb.addWidget(self.status_model)
         sb.addWidget(self.status_provider)
+        sb.addWidget(self.status_device)
         sb.addPermanentWidget(self.status_error, 1)
 
         self._build_actions()
@@ -266,6 +269,7 @@ class MainWindow(QMainWindow):
         reason = card.get("cuda_fallback_reason")
         self.status_provider.setText(f"Provider: {device}" + (" (CUDA unavailable)" if reason else ""))
         self.status_provider.setToolTip(reason or ", ".join(card["providers_in_use"]))
+        self.status_device.setText(self._device_name(device))
         self.dashboard.set_recorder(clf.stats)
         if tuple(clf.labels) != self.store.labels:
             self.store = ResultStore(clf.labels)
@@ -280,6 +284,24 @@ class MainWindow(QMainWindow):
         self.model_loaded.emit()
         if self.input_panel.quick.text():
             self.quick_classify(self.input_panel.quick.text())
+
+    @staticmethod
+    def _device_name(device: str) -> str:
+        """The processor the model runs on, for the status bar: the GPU's name, or the CPU's and its cores."""
+        import os
+
+        if device == "CUDA":
+            with contextlib.suppress(Exception):
+                import subprocess
+
+                out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                                     capture_output=True, text=True, timeout=2).stdout.strip()
+                if out:
+                    return f"GPU: {out.splitlines()[0]}"
+            return "GPU"
+        from ..engine.sweep import _cpu_name
+
+        return f"CPU: {_cpu_name()} ({os.cpu_count()} threads)"
 
     def _model_failed(self, message: str) -> None:
         self.model_panel.show_failed(message)
