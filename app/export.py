@@ -20,6 +20,7 @@ import json
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,7 +239,10 @@ def _torch_export(model, torch, path: Path, opset: int) -> None:  # noqa: ANN001
         "logits": {0: "batch_size"},
     }
     try:
-        with torch.no_grad():
+        # The tracer warns about shapes it freezes and the legacy exporter warns about itself; the parity check
+        # that follows (mixed lengths, padded batches) is what tells whether the graph is right, so keep it quiet.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             torch.onnx.export(
                 model, dummy, str(path), input_names=["input_ids", "attention_mask"], output_names=["logits"],
                 dynamic_axes=dynamic, opset_version=opset, do_constant_folding=True, dynamo=False,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "packaging"))
-
-import build  # noqa: E402
+_spec = importlib.util.spec_from_file_location("sieve_bundle_build", REPO / "packaging" / "build.py")
+build = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build)
 
 
 def test_recipe_inputs_are_complete() -> None:
