@@ -121,8 +121,13 @@ class Checkpoint:
         self.partial = partial
         self.path = partial.with_name(partial.name + ".json")
         stat = source.path.stat()
+        model = clf.bundle.model_path.stat()
+        # Everything that changes what a row's output would be: the input, its column, the model file, the labels
+        # and the truncation length. A partial written under any other setting is refused, not silently extended.
         self.identity = {"input": str(source.path.resolve()), "input_bytes": stat.st_size,
                          "input_mtime_ns": stat.st_mtime_ns, "column": source.column_index,
+                         "model": str(clf.bundle.model_path.resolve()), "model_bytes": model.st_size,
+                         "model_mtime_ns": model.st_mtime_ns, "max_length": clf.encoder.max_length,
                          "labels": list(clf.labels)}
 
     def start_fresh(self, say) -> int:  # noqa: ANN001
@@ -141,7 +146,7 @@ class Checkpoint:
                              "Delete it and the .sieve-partial file, then run without --resume") from exc
         if saved.get("identity") != self.identity:
             raise InputError(
-                f"{self.partial.name} was written for a different input file, column or model",
+                f"{self.partial.name} was written for a different input file, column, model or --max-length",
                 "Run without --resume to start over",
             )
         with open(self.partial, "r+b") as fh:  # drop anything written after the last complete chunk

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import shutil
 import subprocess
 import sys
 
@@ -153,6 +154,38 @@ def test_resume_refuses_a_partial_from_another_input(shared_bundle, texts_csv, t
     (tmp_path / ".out.csv.sieve-partial.json").write_text(json.dumps({"identity": {"input": "other"}, "rows": 1, "bytes": 8}))
     assert main(["score", str(path), "-o", str(out), "--resume", "--model", str(root)]) == 2
     assert "different input" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change", ["model", "max_length"])
+def test_resume_refuses_a_partial_from_another_model_or_length(shared_bundle, texts_csv, tmp_path, monkeypatch, capsys,
+                                                                change):
+    root, _, _ = shared_bundle
+    path, _ = texts_csv
+    base = ["score", str(path), "--window", "16", "--batch-size", "4"]
+    out = tmp_path / "out.csv"
+    real_stream = Classifier.stream
+
+    def stream_then_die(self, rows, **kw):
+        for i, chunk in enumerate(real_stream(self, rows, **kw)):
+            if i == 2:
+                raise KeyboardInterrupt
+            yield chunk
+
+    monkeypatch.setattr(Classifier, "stream", stream_then_die)
+    assert main([*base, "--model", str(root), "-o", str(out)]) == 130
+    monkeypatch.setattr(Classifier, "stream", real_stream)
+    partial = tmp_path / ".out.csv.sieve-partial"
+    assert partial.exists()
+    if change == "model":
+        other = tmp_path / "other-model"
+        shutil.copytree(root, other)
+        resumed = [*base, "--model", str(other)]
+    else:
+        resumed = [*base, "--model", str(root), "--max-length", "8"]
+    capsys.readouterr()
+    assert main([*resumed, "-o", str(out), "--resume"]) == 2
+    assert "different input file, column, model or --max-length" in capsys.readouterr().err
+    assert partial.exists() and not out.exists()  # the finished rows are still there
 
 
 def test_help_and_version():
