@@ -13,7 +13,7 @@ import common
 import numpy as np
 from common import save, short_texts, table
 
-from app.engine import Classifier
+from app.engine import BatchPolicy, Classifier
 
 
 def closed_loop(call, texts: list[str], clients: int, seconds: float) -> dict:
@@ -58,7 +58,11 @@ def main() -> None:
     # The naive server uses ORT's default threading; the pooled setup runs `workers` single-threaded batches at once.
     clf = Classifier.load(args.model, provider=args.provider, threads=args.threads)
     pooled = Classifier.load(args.model, provider=args.provider, threads=1)
-    for c in (clf, pooled):
+    # The same micro-batcher with the planner's padding floor off: each collected micro-batch runs as one batch
+    # padded to its longest text (Sieve before min_fill), for a before/after in the same run.
+    one_batch = Classifier.load(args.model, provider=args.provider, threads=args.threads,
+                                policy=BatchPolicy(min_fill=0.0))
+    for c in (clf, pooled, one_batch):
         c.predict(texts[:64])  # warm-up
     lock = threading.Lock()
 
@@ -67,6 +71,8 @@ def main() -> None:
             clf.score([text])
 
     setups = [(f"micro-batcher, wait {w:g} ms", clf, 1, w) for w in waits]
+    setups += [(f"micro-batcher, min_fill 0 (one padded batch per collect), wait {waits[0]:g} ms", one_batch, 1,
+                waits[0])]
     setups += [(f"micro-batcher x{args.workers} workers (1 thread each), wait {w:g} ms", pooled, args.workers, w)
                for w in waits]
     results: dict[str, dict] = {}

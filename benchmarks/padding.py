@@ -18,8 +18,8 @@ NAIVE_LENGTH = 128
 
 def policies(clf: Classifier, batch: int, window: int) -> dict[str, dict]:
     return {
-        "naive: arrival order, pad to 128": {"sort": False, "fixed": NAIVE_LENGTH, "policy": BatchPolicy(batch, 10**9, window)},
-        "arrival order, pad to batch max": {"sort": False, "fixed": None, "policy": BatchPolicy(batch, 10**9, window)},
+        "naive: arrival order, pad to 128": {"sort": False, "fixed": NAIVE_LENGTH, "policy": BatchPolicy(batch, 10**9, window, min_fill=0.0)},
+        "arrival order, pad to batch max": {"sort": False, "fixed": None, "policy": BatchPolicy(batch, 10**9, window, min_fill=0.0)},
         "Sieve: sorted in window + token budget": {"sort": True, "fixed": None, "policy": clf.policy},
     }
 
