@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["engine_overhead", "padding", "microbatcher", "desktop", "scale"])
+@pytest.mark.parametrize("name", ["engine_overhead", "padding", "microbatcher", "desktop", "dashboard", "scale"])
 def test_benchmark_runs_in_quick_mode(name: str, shared_bundle, tmp_path) -> None:  # noqa: ANN001
     out = tmp_path / f"{name}.json"
     args = [sys.executable, str(REPO / "benchmarks" / f"{name}.py"), "--quick", "--model", str(shared_bundle[0]),
@@ -23,6 +23,8 @@ def test_benchmark_runs_in_quick_mode(name: str, shared_bundle, tmp_path) -> Non
         args += ["--clients", "2", "--waits", "2"]
     if name == "desktop":
         args += ["--rows", "500"]
+    if name == "dashboard":
+        args += ["--records", "200", "--frames", "3"]
     if name == "scale":
         args += ["--rows", "200,400"]
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
