@@ -79,7 +79,7 @@ def _selftest(app, window, out: Path) -> int:  # noqa: ANN001
         QTimer.singleShot(800, lambda: shoot(outcome))  # let the 15 Hz plots draw the last batches
 
     def shoot(outcome) -> None:  # noqa: ANN001
-        window.dashboard.refresh()
+        window.dashboard.refresh(full=True)
         out.parent.mkdir(parents=True, exist_ok=True)
         window.grab().save(str(out))
         store = window.store

@@ -1,7 +1,8 @@
 """Live latency dashboard: pyqtgraph plots redrawn on a timer from the stats recorder's ring buffer.
 
 Nothing here runs per batch. A 15 Hz timer reads :meth:`StatsRecorder.snapshot` (a copy of at most the last
-``WINDOW`` records) when its version changed, and redraws:
+``WINDOW`` records) when its version changed, and redraws the latency plot and readouts; the four other plots take
+turns, one per tick (so each follows at about 4 Hz and a frame paints two plots, not five):
 
 * per-batch latency over time (dots coloured by batch size) with p50 / p95 / p99 lines,
 * a latency histogram,
@@ -42,6 +43,9 @@ class LatencyDashboard(QWidget):
         self.recorder: StatsRecorder | None = None
         self._seen = -1
         self.redraws = 0
+        self._panels = (self._histogram, self._throughput, self._stages, self._padding)  # drawn in turn
+        self._panel_seen = [-1] * len(self._panels)
+        self._next_panel = 0
 
         self.readout = QLabel("No batches yet.")
         self.readout.setObjectName("latencyReadout")
@@ -130,27 +134,50 @@ class LatencyDashboard(QWidget):
     def set_recorder(self, recorder: StatsRecorder | None) -> None:
         self.recorder = recorder
         self._seen = -1
-        self.refresh()
+        self._panel_seen = [-1] * len(self._panels)
+        self.refresh(full=True)
 
     def reset(self) -> None:
         if self.recorder is not None:
             self.recorder.reset()
-        self.refresh()
+        self.refresh(full=True)
 
-    def refresh(self) -> None:
-        """Redraw when the recorder changed since the last call (cheap otherwise)."""
+    def refresh(self, full: bool = False) -> None:
+        """Redraw what changed since the last call (cheap when nothing did).
+
+        The latency scatter, its percentile lines and the readout follow every tick. The four other plots take
+        turns, one per tick, until each shows the latest records: a tick then paints two plots rather than five,
+        which keeps each frame short on a machine whose cores are busy scoring. ``full`` redraws everything now
+        (screenshots, tests).
+        """
         rec = self.recorder
         version = rec.version if rec is not None else -2
-        if version == self._seen or not self.isVisible():  # hidden (another tab): redraw when shown again
+        stale = [i for i in range(len(self._panel_seen)) if self._panel_seen[i] != version]
+        if (version == self._seen and not stale) or not self.isVisible():  # hidden: redraw when shown again
             return
-        self._seen = version
-        self.redraws += 1
         records = rec.snapshot(WINDOW) if rec is not None else None
         if records is None or not len(records):
+            self._seen = version
+            self._panel_seen = [version] * len(self._panel_seen)
             self._clear()
             return
         ok = records[~records["failed"]]
         lat = batch_latency_ms(ok) if len(ok) else np.zeros(0)
+        if version != self._seen:
+            self._seen = version
+            self.redraws += 1
+            self._draw_latency(rec, records, ok, lat)
+        n = len(self._panel_seen)
+        for i in [(self._next_panel + k) % n for k in range(n)]:
+            if self._panel_seen[i] == version:
+                continue
+            self._panels[i](ok, lat)
+            self._panel_seen[i] = version
+            self._next_panel = (i + 1) % n
+            if not full:
+                break
+
+    def _draw_latency(self, rec: StatsRecorder, records: np.ndarray, ok: np.ndarray, lat: np.ndarray) -> None:
         rows = ok["rows"]
         for item, (lo, hi, _name, _colour) in zip(self.scatters, BATCH_BUCKETS, strict=True):
             pick = (rows >= lo) & (rows <= hi)
@@ -159,20 +186,6 @@ class LatencyDashboard(QWidget):
         for name, value in (("p50", summary.p50_ms), ("p95", summary.p95_ms), ("p99", summary.p99_ms)):
             self.pct_lines[name].setValue(value)
             self.pct_lines[name].setVisible(bool(len(ok)))
-        if len(lat):
-            counts, edges = np.histogram(lat, bins=min(40, max(5, len(lat) // 4)))
-            self.hist_curve.setData(edges, counts)
-        self._throughput(ok)
-        recent = ok[-STAGE_WINDOW:]
-        base = np.zeros(len(recent))
-        x = np.arange(len(ok) - len(recent), len(ok))
-        for curve, stage in zip(self.stage_curves, STAGES, strict=True):
-            base = base + recent[stage]
-            curve.setData(x, base)
-        x = np.arange(len(ok))
-        padded = ok["rows"].astype(np.float64) * ok["padded_len"]
-        eff = np.divide(ok["real_tokens"], padded, out=np.ones(len(ok)), where=padded > 0)
-        self.padding_curve.setData(x, eff)
         failed = int(records["failed"].sum())
         self.readout.setText(
             f"<b>p50</b> {summary.p50_ms:.1f} ms &nbsp; <b>p95</b> {summary.p95_ms:.1f} ms &nbsp; "
@@ -182,7 +195,28 @@ class LatencyDashboard(QWidget):
             + (f", <span style='color:#c62828'>{failed} failed</span>" if failed else "")
         )
 
-    def _throughput(self, ok: np.ndarray) -> None:
+    def _histogram(self, ok: np.ndarray, lat: np.ndarray) -> None:
+        if len(lat):
+            counts, edges = np.histogram(lat, bins=min(40, max(5, len(lat) // 4)))
+            self.hist_curve.setData(edges, counts)
+        else:
+            self.hist_curve.setData([0, 1], [0])
+
+    def _stages(self, ok: np.ndarray, lat: np.ndarray) -> None:
+        recent = ok[-STAGE_WINDOW:]
+        base = np.zeros(len(recent))
+        x = np.arange(len(ok) - len(recent), len(ok))
+        for curve, stage in zip(self.stage_curves, STAGES, strict=True):
+            base = base + recent[stage]
+            curve.setData(x, base)
+
+    def _padding(self, ok: np.ndarray, lat: np.ndarray) -> None:
+        x = np.arange(len(ok))
+        padded = ok["rows"].astype(np.float64) * ok["padded_len"]
+        eff = np.divide(ok["real_tokens"], padded, out=np.ones(len(ok)), where=padded > 0)
+        self.padding_curve.setData(x, eff)
+
+    def _throughput(self, ok: np.ndarray, lat: np.ndarray | None = None) -> None:
         if len(ok) < 2:
             self.tps_curve.setData([], [])
             self.tokens_curve.setData([], [])
