@@ -18,6 +18,7 @@ Uses ``QT_QPA_PLATFORM=offscreen`` unless a ``DISPLAY`` is set (run it under ``x
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import os
 import subprocess
@@ -97,11 +98,28 @@ def child(model: str, csv_path: str, start: float) -> None:
     def beat() -> None:
         beats.append(clock.elapsed())
 
+    gc_pauses: list[tuple[int, float, float]] = []  # (generation, ms, seconds into the run) of each collection
+    gc_started = [0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        now = time.perf_counter()
+        if phase == "start":
+            gc_started[0] = now
+        elif "_t0" in out:
+            gc_pauses.append((info["generation"], (now - gc_started[0]) * 1000.0, now - out["_t0"]))
+
+    gc.callbacks.append(on_gc)
+
     def finished(outcome) -> None:  # noqa: ANN001
         heartbeat.stop()
         seconds = time.perf_counter() - out.pop("_t0")
-        gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
-        gaps.sort()
+        timed_gaps = sorted(((b - a, b / 1000.0) for a, b in zip(beats, beats[1:], strict=False)), reverse=True)
+        gaps = sorted(g for g, _ in timed_gaps)
+        out["longest_gaps"] = [{"ms": g, "at_s": round(t, 2)} for g, t in timed_gaps[:5]]
+        out["gc"] = {f"gen{g}": {"collections": sum(1 for x in gc_pauses if x[0] == g),
+                                 "max_ms": round(max((x[1] for x in gc_pauses if x[0] == g), default=0.0), 1)}
+                     for g in (0, 1, 2)}
+        out["gc_gen2_at_s"] = [round(x[2], 2) for x in gc_pauses if x[0] == 2]
         out["rows"] = len(win.store)
         out["labelled"] = int((win.store.label_idx >= 0).sum())
         out["run_s"] = round(seconds, 2)
@@ -168,6 +186,11 @@ def main() -> None:
         ["rows with a label", f"{r['labelled']:,} of {r['rows']:,}", "all"],
     ]
     print(table(["measure", "value", "target"], rows_out))
+    print("\nlongest heartbeat gaps (ms @ s into the run): "
+          + ", ".join(f"{g['ms']} @ {g['at_s']}" for g in r["longest_gaps"]))
+    print("garbage collections during the run: " + ", ".join(
+        f"{gen} {v['collections']} (longest {v['max_ms']} ms)" for gen, v in r["gc"].items())
+        + (f"; gen2 at {r['gc_gen2_at_s']} s" if r["gc_gen2_at_s"] else ""))
     save("desktop", {"rows": rows, "platform": platform_name, "model": args.model, **r}, args.json)
 
 

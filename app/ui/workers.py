@@ -135,6 +135,7 @@ class ModelLoader(_Worker):
 
         clf = Classifier.load(self.path, provider=self.provider, threads=self.threads, policy=self.policy)
         clf.predict(["warm-up"])  # the first run allocates; do it here, not on the user's first click
+        clf.stats.summary()  # and numpy's percentile code imports lazily: not on the GUI thread's first redraw
         clf.stats.reset()
         self.loaded.emit(clf)
 
