@@ -24,7 +24,9 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from pathlib import Path
 
 import common
@@ -92,6 +94,8 @@ def child(model: str, csv_path: str, start: float) -> None:
         clock.start()
         beats.append(0)
         heartbeat.start()
+        watching.set()
+        threading.Thread(target=watchdog, name="stall-watchdog", daemon=True).start()
         out["_t0"] = time.perf_counter()
         win.run()
 
@@ -110,8 +114,30 @@ def child(model: str, csv_path: str, start: float) -> None:
 
     gc.callbacks.append(on_gc)
 
+    # A watchdog thread notes where the GUI thread is whenever a beat is 30 ms late: inside our Python code (a
+    # redraw, a chunk handler) or in Qt's C++ (painting, or waiting for the GIL before calling back into Python).
+    stall_samples: list[dict] = []
+    main_id = threading.main_thread().ident
+    watching = threading.Event()
+
+    def watchdog() -> None:
+        sampled_for = -1
+        while watching.is_set():
+            time.sleep(0.002)
+            if not beats:
+                continue
+            last = beats[-1]
+            late = clock.elapsed() - last
+            if late > 30 and sampled_for != last:
+                sampled_for = last
+                frame = sys._current_frames().get(main_id)
+                stack = traceback.extract_stack(frame)[-4:] if frame is not None else []
+                stall_samples.append({"gap_start_s": round(last / 1000.0, 2), "late_ms": late,
+                                      "where": [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in stack]})
+
     def finished(outcome) -> None:  # noqa: ANN001
         heartbeat.stop()
+        watching.clear()
         seconds = time.perf_counter() - out.pop("_t0")
         timed_gaps = sorted(((b - a, b / 1000.0) for a, b in zip(beats, beats[1:], strict=False)), reverse=True)
         gaps = sorted(g for g, _ in timed_gaps)
@@ -120,6 +146,9 @@ def child(model: str, csv_path: str, start: float) -> None:
                                  "max_ms": round(max((x[1] for x in gc_pauses if x[0] == g), default=0.0), 1)}
                      for g in (0, 1, 2)}
         out["gc_gen2_at_s"] = [round(x[2], 2) for x in gc_pauses if x[0] == 2]
+        longest = {g["at_s"] for g in out["longest_gaps"]}
+        out["stall_samples"] = [x for x in stall_samples
+                                if any(abs(x["gap_start_s"] + x["late_ms"] / 1000.0 - t) < 0.5 for t in longest)][:10]
         out["rows"] = len(win.store)
         out["labelled"] = int((win.store.label_idx >= 0).sum())
         out["run_s"] = round(seconds, 2)
@@ -191,6 +220,9 @@ def main() -> None:
     print("garbage collections during the run: " + ", ".join(
         f"{gen} {v['collections']} (longest {v['max_ms']} ms)" for gen, v in r["gc"].items())
         + (f"; gen2 at {r['gc_gen2_at_s']} s" if r["gc_gen2_at_s"] else ""))
+    for x in r.get("stall_samples", []):
+        where = " < ".join(reversed(x["where"])) if x["where"] else "(no Python frame)"
+        print(f"  GUI thread {x['late_ms']} ms late after the beat at {x['gap_start_s']} s, in: {where}")
     save("desktop", {"rows": rows, "platform": platform_name, "model": args.model, **r}, args.json)
 
 

@@ -33,6 +33,41 @@ BATCH_BUCKETS = ((1, 1, "batch 1", "#5e35b1"), (2, 8, "2–8", "#1e88e5"), (9, 3
 pg.setConfigOptions(antialias=False, background="w", foreground="#333")
 
 
+
+class StickyRange:
+    """An axis range that moves only when the data leaves it (or shrinks to under 40% of it), then with headroom.
+
+    pyqtgraph's auto-range recomputes the data bounds and re-lays out the axis ticks and labels on every paint; with
+    the time axis growing every frame that was most of a frame's cost. Here the range jumps ahead by half its span
+    and then stays put for many frames.
+    """
+
+    def __init__(self, view: pg.ViewBox, axis: str, floor: float | None = None) -> None:
+        self.view, self.axis, self.floor = view, axis, floor
+        self.lo = self.hi = None
+        view.enableAutoRange(axis=axis, enable=False)
+
+    def fit(self, lo: float, hi: float) -> None:
+        if self.floor is not None:
+            lo = self.floor
+        if hi <= lo:
+            hi = lo + 1.0
+        span = hi - lo
+        if (self.lo is not None and self.lo <= lo and hi <= self.hi
+                and (self.floor is None or hi - self.lo >= 0.4 * (self.hi - self.lo))
+                and (self.floor is not None or lo - self.lo <= 0.5 * (self.hi - self.lo))):
+            return
+        self.lo = lo if self.floor is not None else lo - 0.02 * span
+        self.hi = hi + 0.5 * span
+        if self.axis == "x":
+            self.view.setXRange(self.lo, self.hi, padding=0)
+        else:
+            self.view.setYRange(self.lo, self.hi, padding=0)
+
+    def reset(self) -> None:
+        self.lo = self.hi = None
+
+
 class LatencyDashboard(QWidget):
     """Plots and readouts over a :class:`StatsRecorder`; set one with :meth:`set_recorder`."""
 
@@ -113,6 +148,19 @@ class LatencyDashboard(QWidget):
         self.padding.setYRange(0, 1.05)
         self.padding_curve = self.padding.plot(pen=pg.mkPen("#8e24aa", width=1))
 
+        self.ranges = {
+            "latency_x": StickyRange(self.latency.getViewBox(), "x"),
+            "latency_y": StickyRange(self.latency.getViewBox(), "y", floor=0.0),
+            "hist_x": StickyRange(self.hist.getViewBox(), "x"),
+            "hist_y": StickyRange(self.hist.getViewBox(), "y", floor=0.0),
+            "tps_x": StickyRange(self.throughput.getViewBox(), "x"),
+            "tps_y": StickyRange(self.throughput.getViewBox(), "y", floor=0.0),
+            "tokens_y": StickyRange(self.tokens_view, "y", floor=0.0),
+            "stages_x": StickyRange(self.stages.getViewBox(), "x"),
+            "stages_y": StickyRange(self.stages.getViewBox(), "y", floor=0.0),
+            "padding_x": StickyRange(self.padding.getViewBox(), "x"),
+        }
+
         grid = QGridLayout()
         grid.addWidget(self.latency, 0, 0, 1, 2)
         grid.addWidget(self.hist, 0, 2)
@@ -182,6 +230,9 @@ class LatencyDashboard(QWidget):
         for item, (lo, hi, _name, _colour) in zip(self.scatters, BATCH_BUCKETS, strict=True):
             pick = (rows >= lo) & (rows <= hi)
             item.setData(x=ok["t"][pick], y=lat[pick])
+        if len(ok):
+            self.ranges["latency_x"].fit(float(ok["t"][0]), float(ok["t"][-1]))
+            self.ranges["latency_y"].fit(0.0, float(lat.max()))
         summary = rec.summary()
         for name, value in (("p50", summary.p50_ms), ("p95", summary.p95_ms), ("p99", summary.p99_ms)):
             self.pct_lines[name].setValue(value)
@@ -199,6 +250,8 @@ class LatencyDashboard(QWidget):
         if len(lat):
             counts, edges = np.histogram(lat, bins=min(40, max(5, len(lat) // 4)))
             self.hist_curve.setData(edges, counts)
+            self.ranges["hist_x"].fit(float(edges[0]), float(edges[-1]))
+            self.ranges["hist_y"].fit(0.0, float(counts.max()))
         else:
             self.hist_curve.setData([0, 1], [0])
 
@@ -209,12 +262,17 @@ class LatencyDashboard(QWidget):
         for curve, stage in zip(self.stage_curves, STAGES, strict=True):
             base = base + recent[stage]
             curve.setData(x, base)
+        if len(recent):
+            self.ranges["stages_x"].fit(float(x[0]), float(x[-1]))
+            self.ranges["stages_y"].fit(0.0, float(base.max()))
 
     def _padding(self, ok: np.ndarray, lat: np.ndarray) -> None:
         x = np.arange(len(ok))
         padded = ok["rows"].astype(np.float64) * ok["padded_len"]
         eff = np.divide(ok["real_tokens"], padded, out=np.ones(len(ok)), where=padded > 0)
         self.padding_curve.setData(x, eff)
+        if len(ok):
+            self.ranges["padding_x"].fit(0.0, float(x[-1]))
 
     def _throughput(self, ok: np.ndarray, lat: np.ndarray | None = None) -> None:
         if len(ok) < 2:
@@ -229,10 +287,17 @@ class LatencyDashboard(QWidget):
         first = np.searchsorted(t, t - width, side="right")
         last = np.arange(1, len(t) + 1)
         window = np.maximum(np.minimum(t - t[0], width), 1e-3)  # the first second is not a full window yet
-        self.tps_curve.setData(t, (rows[last] - rows[first]) / window)
-        self.tokens_curve.setData(t, (tokens[last] - tokens[first]) / window)
+        tps = (rows[last] - rows[first]) / window
+        tokens_s = (tokens[last] - tokens[first]) / window
+        self.tps_curve.setData(t, tps)
+        self.tokens_curve.setData(t, tokens_s)
+        self.ranges["tps_x"].fit(float(t[0]), float(t[-1]))
+        self.ranges["tps_y"].fit(0.0, float(tps.max()))
+        self.ranges["tokens_y"].fit(0.0, float(tokens_s.max()))
 
     def _clear(self) -> None:
+        for r in self.ranges.values():
+            r.reset()
         for item in self.scatters:
             item.setData([], [])
         self.hist_curve.setData([0, 1], [0])
