@@ -3,7 +3,7 @@
     pip install -e '.[package]'
     python packaging/build.py            # → dist/sieve/ (run dist/sieve/sieve), dist/sieve-selftest.png
     python packaging/build.py --check    # only check the recipe's inputs (what CI runs)
-    SIEVE_BUNDLE_GPU=1 python packaging/build.py   # keep onnxruntime's CUDA provider (+271 MB)
+    SIEVE_BUNDLE_GPU=1 python packaging/build.py   # keep onnxruntime's CUDA provider (+284 MB)
 
 The self-test runs offscreen: it opens the real window, loads the embedded model, scores the bundled samples,
 saves a screenshot and exits 0 only if every row got a label. The script prints the bundle's size and build time
@@ -89,8 +89,13 @@ def main() -> int:
     shutil.copy2(DESKTOP, bundle / "sieve.desktop")
     shutil.copy2(ICON, bundle / "sieve.png")
     size = folder_size(bundle)
+    gpu_wanted = os.environ.get("SIEVE_BUNDLE_GPU") == "1"
+    gpu_found = sorted(p.name for p in bundle.rglob("*providers_cuda*"))  # what is really in the bundle
     report = {"bundle": str(bundle.relative_to(ROOT)), "size_mb": round(size / 1e6, 1), "build_s": round(build_s, 1),
-              "gpu_provider_included": os.environ.get("SIEVE_BUNDLE_GPU") == "1", "python": sys.version.split()[0]}
+              "gpu_provider_included": bool(gpu_found), "python": sys.version.split()[0]}
+    if gpu_found and not gpu_wanted:
+        print(f"the CPU-only bundle contains {', '.join(gpu_found)}: the recipe's filter missed it", file=sys.stderr)
+        return 1
     print(f"bundle {bundle} : {size / 1e6:.0f} MB, built in {build_s:.0f} s", flush=True)
     if not args.no_selftest:
         shot = DIST / "sieve-selftest.png"

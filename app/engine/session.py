@@ -210,6 +210,11 @@ def cuda_unavailable_reason() -> str | None:
     _preload_pip_cuda()
     capi = Path(ort.__file__).parent / "capi"
     lib = capi / ("onnxruntime_providers_cuda.dll" if sys.platform == "win32" else "libonnxruntime_providers_cuda.so")
+    if getattr(sys, "frozen", False) and not lib.exists():
+        return (
+            "this Sieve bundle was built CPU-only, without onnxruntime's CUDA provider; for the GPU, install Sieve "
+            "with pip, or rebuild the bundle with SIEVE_BUNDLE_GPU=1"
+        )
     try:
         ctypes.CDLL(str(lib))
     except OSError as exc:

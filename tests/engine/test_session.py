@@ -1,3 +1,5 @@
+import sys
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -82,3 +84,21 @@ def test_bad_settings_are_refused():
         SessionConfig(provider="tpu")
     with pytest.raises(ModelError, match="optimisation level"):
         SessionConfig(graph_optimization="max")
+
+
+def test_a_cpu_only_bundle_says_so_instead_of_asking_for_pip_packages(monkeypatch, tmp_path):
+    from app.engine import session as session_module
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        pytest.skip("this onnxruntime has no CUDA provider at all (the first reason applies)")
+    fake = tmp_path / "onnxruntime" / "__init__.py"  # a frozen bundle whose capi/ lacks the CUDA provider library
+    fake.parent.mkdir()
+    monkeypatch.setattr(ort, "__file__", str(fake))
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    cuda_unavailable_reason.cache_clear()
+    try:
+        reason = session_module.cuda_unavailable_reason()
+    finally:
+        monkeypatch.undo()
+        cuda_unavailable_reason.cache_clear()
+    assert reason is not None and "built CPU-only" in reason and "SIEVE_BUNDLE_GPU=1" in reason
