@@ -12,7 +12,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..engine import FAILED, Classifier, InputError, ResultWriter, SieveError, TextSource, open_source
-from ..engine.io import atomic_path, expand_inputs, output_kind, partial_path
+from ..engine.io import atomic_path, expand_inputs, output_kind, partial_path, remove_stale_temps
 
 DEFAULT_EXT = {"txt": "csv", "csv": "csv", "tsv": "tsv", "jsonl": "jsonl"}
 
@@ -160,6 +160,7 @@ class Checkpoint:
     def clear(self) -> None:
         for p in (self.path, self.partial):
             p.unlink(missing_ok=True)
+        remove_stale_temps(self.path)  # a kill while the record was being replaced leaves its temporary file
 
 
 def _say(args: argparse.Namespace, message: str) -> None:

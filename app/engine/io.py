@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import glob
 import json
 import os
 import sys
@@ -365,6 +366,17 @@ def atomic_path(path: Path, *, partial: Path | None = None) -> Iterator[Path]:
                 tmp.unlink()
         raise
     os.replace(tmp, path)
+
+
+def remove_stale_temps(path: Path) -> int:
+    """Delete temporary files :func:`atomic_path` left beside ``path`` when its process was killed mid-write."""
+    path = Path(path)
+    removed = 0
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+            removed += 1
+    return removed
 
 
 def partial_path(path: Path) -> Path:

@@ -192,3 +192,17 @@ def test_help_and_version():
     result = sieve("--help")
     assert result.returncode == 0 and "score" in result.stdout and "bench" in result.stdout
     assert sieve("--version").stdout.startswith("sieve ")
+
+
+def test_a_record_temp_left_by_a_kill_is_removed_when_the_run_completes(shared_bundle, texts_csv, tmp_path):
+    # SIGKILL while the resume record is being replaced leaves its temporary file (atomic write: temp + rename)
+    root, _, _ = shared_bundle
+    path, _ = texts_csv
+    out = tmp_path / "out.csv"
+    stale = tmp_path / "..out.csv.sieve-partial.json.k9x2ab7q.tmp"
+    stale.write_text('{"identity": {')
+    unrelated = tmp_path / "..other.csv.sieve-partial.json.k9x2ab7q.tmp"
+    unrelated.write_text("{}")
+    assert main(["score", str(path), "-o", str(out), "--model", str(root), "-q"]) == 0
+    assert out.exists() and not stale.exists()
+    assert unrelated.exists()  # another output's files are not ours to delete
