@@ -120,6 +120,19 @@ def test_strict_decoding_names_the_line(shared_bundle, tmp_path, capsys):
     assert "1 lines were not valid text" in capsys.readouterr().err
 
 
+def interrupt_after(chunks: int):
+    """A ``Classifier.stream`` that yields ``chunks`` chunks and then acts as if Ctrl+C was pressed."""
+    real_stream = Classifier.stream
+
+    def stream_then_die(self, rows, **kw):
+        for i, chunk in enumerate(real_stream(self, rows, **kw)):
+            if i == chunks:
+                raise KeyboardInterrupt
+            yield chunk
+
+    return stream_then_die
+
+
 def test_interrupted_run_resumes_to_the_same_output(shared_bundle, texts_csv, tmp_path, monkeypatch, capsys):
     root, _, _ = shared_bundle
     path, _ = texts_csv
@@ -129,14 +142,7 @@ def test_interrupted_run_resumes_to_the_same_output(shared_bundle, texts_csv, tm
 
     out = tmp_path / "out.csv"
     real_stream = Classifier.stream
-
-    def stream_then_die(self, rows, **kw):
-        for i, chunk in enumerate(real_stream(self, rows, **kw)):
-            if i == 5:
-                raise KeyboardInterrupt
-            yield chunk
-
-    monkeypatch.setattr(Classifier, "stream", stream_then_die)
+    monkeypatch.setattr(Classifier, "stream", interrupt_after(5))
     assert main([*base, "-o", str(out)]) == 130
     assert not out.exists()  # no half file where the output belongs
     assert "rerun with --resume" in capsys.readouterr().err
@@ -164,14 +170,7 @@ def test_resume_refuses_a_partial_from_another_model_or_length(shared_bundle, te
     base = ["score", str(path), "--window", "16", "--batch-size", "4"]
     out = tmp_path / "out.csv"
     real_stream = Classifier.stream
-
-    def stream_then_die(self, rows, **kw):
-        for i, chunk in enumerate(real_stream(self, rows, **kw)):
-            if i == 2:
-                raise KeyboardInterrupt
-            yield chunk
-
-    monkeypatch.setattr(Classifier, "stream", stream_then_die)
+    monkeypatch.setattr(Classifier, "stream", interrupt_after(2))
     assert main([*base, "--model", str(root), "-o", str(out)]) == 130
     monkeypatch.setattr(Classifier, "stream", real_stream)
     partial = tmp_path / ".out.csv.sieve-partial"
