@@ -42,8 +42,8 @@ class StickyRange:
     and then stays put for many frames.
     """
 
-    def __init__(self, view: pg.ViewBox, axis: str, floor: float | None = None) -> None:
-        self.view, self.axis, self.floor = view, axis, floor
+    def __init__(self, view: pg.ViewBox, axis: str, floor: float | None = None, min_span: float = 0.0) -> None:
+        self.view, self.axis, self.floor, self.min_span = view, axis, floor, min_span
         self.lo = self.hi = None
         view.enableAutoRange(axis=axis, enable=False)
 
@@ -53,6 +53,8 @@ class StickyRange:
         if hi <= lo:
             hi = lo + 1.0
         span = hi - lo
+        if span < self.min_span:  # a run's first seconds: one range for a while instead of a new one every frame
+            hi, span = lo + self.min_span / 1.5, self.min_span / 1.5
         if (self.lo is not None and self.lo <= lo and hi <= self.hi
                 and (self.floor is None or hi - self.lo >= 0.4 * (self.hi - self.lo))
                 and (self.floor is not None or lo - self.lo <= 0.5 * (self.hi - self.lo))):
@@ -149,16 +151,16 @@ class LatencyDashboard(QWidget):
         self.padding_curve = self.padding.plot(pen=pg.mkPen("#8e24aa", width=1))
 
         self.ranges = {
-            "latency_x": StickyRange(self.latency.getViewBox(), "x"),
+            "latency_x": StickyRange(self.latency.getViewBox(), "x", min_span=10.0),
             "latency_y": StickyRange(self.latency.getViewBox(), "y", floor=0.0),
             "hist_x": StickyRange(self.hist.getViewBox(), "x"),
             "hist_y": StickyRange(self.hist.getViewBox(), "y", floor=0.0),
-            "tps_x": StickyRange(self.throughput.getViewBox(), "x"),
+            "tps_x": StickyRange(self.throughput.getViewBox(), "x", min_span=10.0),
             "tps_y": StickyRange(self.throughput.getViewBox(), "y", floor=0.0),
             "tokens_y": StickyRange(self.tokens_view, "y", floor=0.0),
-            "stages_x": StickyRange(self.stages.getViewBox(), "x"),
+            "stages_x": StickyRange(self.stages.getViewBox(), "x", min_span=50.0),
             "stages_y": StickyRange(self.stages.getViewBox(), "y", floor=0.0),
-            "padding_x": StickyRange(self.padding.getViewBox(), "x"),
+            "padding_x": StickyRange(self.padding.getViewBox(), "x", min_span=50.0),
         }
 
         grid = QGridLayout()

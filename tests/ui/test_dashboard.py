@@ -50,3 +50,26 @@ def test_secondary_plots_take_turns_until_all_are_current(qtbot):  # noqa: ANN00
     assert drawn(dash) == {"scatter": 60, "hist": 60, "throughput": 60, "stages": 60, "padding": 60}
     dash.reset()
     assert drawn(dash)["scatter"] == 0 and drawn(dash)["padding"] == 0
+
+
+def test_axis_ranges_move_only_when_the_data_leaves_them(qtbot):  # noqa: ANN001
+    import pyqtgraph as pg
+
+    from app.ui.dashboard import StickyRange
+
+    view = pg.ViewBox()
+    x = StickyRange(view, "x", min_span=10.0)
+    x.fit(0.0, 0.2)  # a run's first batch: one range for the first seconds
+    first = (x.lo, x.hi)
+    assert first[0] <= 0.0 and first[1] >= 10.0
+    for t in (0.5, 2.0, 9.0):
+        x.fit(0.0, t)
+        assert (x.lo, x.hi) == first  # inside the range: nothing moves, no axis re-layout
+    x.fit(0.0, 12.0)
+    assert x.hi >= 12.0 * 1.4  # left the range: jumps ahead with headroom
+    assert view.viewRange()[0][1] == x.hi
+    y = StickyRange(view, "y", floor=0.0)
+    y.fit(0.0, 100.0)
+    top = y.hi
+    y.fit(0.0, 30.0)
+    assert y.hi < top  # a floored axis shrinks once the data uses under 40% of it
