@@ -51,7 +51,8 @@ def plan_batches(lengths: np.ndarray, policy: BatchPolicy, *, sort: bool = True)
     Within each window of ``policy.window`` rows, rows are taken longest first (so padding is small and ORT's
     memory arena grows once); a batch closes when it holds ``max_batch`` rows, when one more row would exceed
     ``max_tokens`` padded tokens, or when one more row would bring its padding efficiency below ``min_fill``. A row
-    longer than the token budget gets a batch of its own. Every index appears in exactly one batch. With ``sort=False`` rows keep arrival order (the naive policy, for comparison).
+    longer than the token budget gets a batch of its own. Every index appears in exactly one batch. With
+    ``sort=False`` rows keep arrival order (the naive policy, for comparison).
     """
     lengths = np.asarray(lengths)
     batches: list[np.ndarray] = []

@@ -33,7 +33,6 @@ BATCH_BUCKETS = ((1, 1, "batch 1", "#5e35b1"), (2, 8, "2–8", "#1e88e5"), (9, 3
 pg.setConfigOptions(antialias=False, background="w", foreground="#333")
 
 
-
 class StickyRange:
     """An axis range that moves only when the data leaves it (or shrinks to under 40% of it), then with headroom.
 
