@@ -153,20 +153,22 @@ def _load(args: argparse.Namespace, **kwargs):  # noqa: ANN202 - returns a Class
 def cmd_info(args: argparse.Namespace) -> int:
     card = _load(args).card()
     if args.json:
-        print(json.dumps(card, indent=2))
+        print(json.dumps(card.as_dict(), indent=2))
         return EXIT_OK
     rows = [
-        ("model", f"{card['name']} ({card['path']}, {card['size_bytes'] / 1e6:.1f} MB)"),
-        ("format", f"ONNX IR {card['ir_version']}, opset {card['opset']}, produced by {card['producer'] or 'unknown'}"),
-        ("labels", ", ".join(card["labels"]) + f" ({card['problem_type']})"),
-        ("inputs", "; ".join(f"{n} {t} {s}" for n, t, s in card["inputs"])),
-        ("outputs", "; ".join(f"{n} {t} {s}" for n, t, s in card["outputs"]) + f"  [scores from {card['logits_output']}]"),
-        ("tokenizer", f"{card['vocab_size']} tokens, truncation at {card['max_length']}"),
-        ("providers", "available: " + ", ".join(card["providers_available"])),
-        ("in use", ", ".join(card["providers_in_use"]) + f" ({card['device']})"),
+        ("model", f"{card.name} ({card.path}, {card.size_bytes / 1e6:.1f} MB, sha256 {card.short_hash})"),
+        ("format", f"ONNX IR {card.ir_version}, opset {card.opset}, produced by {card.producer or 'unknown'}"),
+        ("weights", card.quantization + ("" if card.batch_invariant else "; scores depend on batch-mates")),
+        ("labels", ", ".join(card.labels) + f" ({card.problem_type})"),
+        ("inputs", "; ".join(f"{n} {t} {list(s)}" for n, t, s in card.inputs)),
+        ("outputs", "; ".join(f"{n} {t} {list(s)}" for n, t, s in card.outputs) + f"  [scores from {card.logits_output}]"),
+        ("tokenizer", f"{card.vocab_size} tokens, truncation at {card.max_length}"),
+        ("providers", "available: " + ", ".join(card.providers_available)),
+        ("in use", ", ".join(card.providers_in_use) + f" ({card.device})"),
     ]
-    if card["cuda_fallback_reason"]:
-        rows.append(("CUDA", "not used: " + card["cuda_fallback_reason"]))
+    if card.cuda_fallback_reason:
+        rows.append(("CUDA", "not used: " + card.cuda_fallback_reason))
+    rows += [("note", note) for note in card.notes]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:>{width}}  {value}")

@@ -18,7 +18,8 @@ _MODEL_IR_VERSION, _MODEL_OPSET, _MODEL_PRODUCER, _MODEL_PRODUCER_VERSION, _MODE
 _GRAPH_NODE, _GRAPH_INITIALIZER = 1, 5
 _NODE_INPUT, _NODE_OP_TYPE, _NODE_ATTRIBUTE, _NODE_DOMAIN = 1, 4, 5, 7
 _ATTR_NAME, _ATTR_INT = 1, 3
-_TENSOR_DIMS, _TENSOR_NAME, _TENSOR_EXTERNAL_DATA, _TENSOR_DATA_LOCATION = 1, 8, 13, 14
+_TENSOR_DIMS, _TENSOR_DATA_TYPE, _TENSOR_NAME, _TENSOR_EXTERNAL_DATA, _TENSOR_DATA_LOCATION = 1, 2, 8, 13, 14
+_FLOAT16, _BFLOAT16 = 10, 16  # TensorProto.DataType
 _ENTRY_KEY, _ENTRY_VALUE = 1, 2
 _OPSET_DOMAIN, _OPSET_VERSION = 1, 2
 _EXTERNAL = 1
@@ -33,10 +34,35 @@ class OnnxFacts:
     external_data: tuple[tuple[str, str], ...] = ()  # (tensor name, location relative to the model)
     # Rows of the token-embedding table (a Gather of an initializer by ``input_ids``); None when not found.
     embedding_rows: int | None = None
+    op_types: frozenset[str] = frozenset()  # every node's op_type, main graph only
+    half_initializers: int = 0  # float16/bfloat16 weight tensors
 
     @property
     def opset(self) -> int | None:
         return self.opsets.get("") or self.opsets.get("ai.onnx")
+
+    @property
+    def dynamic_quantization(self) -> bool:
+        """Activations are quantized with a scale computed per run, so a text's scores depend on its batch-mates."""
+        return bool(self.op_types & _DYNAMIC_QUANT_OPS)
+
+    @property
+    def quantization(self) -> str:
+        """How the weights are stored, in words: ``fp32``, ``fp16``, ``int8 (dynamic)`` or ``int8 (static)``."""
+        if self.dynamic_quantization:
+            return "int8 (dynamic)"
+        if self.op_types & _STATIC_QUANT_OPS:
+            return "int8 (static)"
+        if self.op_types & _WEIGHT_ONLY_OPS:
+            return "weight-only int"
+        return "fp16" if self.half_initializers else "fp32"
+
+
+# DynamicQuantizeLinear computes an activation scale per run; DynamicQuantizeMatMul (ORT's fused form) too.
+_DYNAMIC_QUANT_OPS = frozenset({"DynamicQuantizeLinear", "DynamicQuantizeMatMul", "DynamicQuantizeLSTM"})
+_STATIC_QUANT_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearMatMul", "QLinearConv", "QLinearAdd",
+                               "QGemm", "QAttention"})
+_WEIGHT_ONLY_OPS = frozenset({"MatMulNBits", "GatherBlockQuantized"})
 
 
 class _Malformed(Exception):
@@ -109,6 +135,8 @@ def _parse_model(buf: memoryview, size: int) -> OnnxFacts:
     opsets: dict[str, int] = {}
     producer = ""
     domains: set[str] = set()
+    op_types: set[str] = set()
+    half = [0]
     external: list[tuple[str, str]] = []
     gathered: list[str] = []  # tensors that a Gather indexes with input_ids
     first_dims: dict[str, int] = {}  # initializer name -> its first dimension
@@ -130,15 +158,16 @@ def _parse_model(buf: memoryview, size: int) -> OnnxFacts:
             producer = f"{producer} {_text(buf, a, b)}"
         elif number == _MODEL_GRAPH and wire == 2:
             saw_graph = True
-            _scan_graph(buf, a, b, domains, external, gathered, first_dims)
+            _scan_graph(buf, a, b, domains, external, gathered, first_dims, op_types, half)
     if ir_version is None or not saw_graph:
         raise _Malformed
     rows = [first_dims[t] for t in gathered if first_dims.get(t)]
-    return OnnxFacts(ir_version, opsets, producer, frozenset(domains), tuple(external), min(rows) if rows else None)
+    return OnnxFacts(ir_version, opsets, producer, frozenset(domains), tuple(external), min(rows) if rows else None,
+                     frozenset(op_types), half[0])
 
 
 def _scan_graph(buf: memoryview, start: int, end: int, domains: set[str], external: list[tuple[str, str]],
-                gathered: list[str], first_dims: dict[str, int]) -> None:
+                gathered: list[str], first_dims: dict[str, int], op_types: set[str], half: list[int]) -> None:
     for number, wire, a, b in _fields(buf, start, end):
         if wire != 2:
             continue
@@ -155,6 +184,7 @@ def _scan_graph(buf: memoryview, start: int, end: int, domains: set[str], extern
                     attr = {k: (kx, ky) for k, kw, kx, ky in _fields(buf, x, y) if kw in (0, 2)}
                     if _ATTR_NAME in attr and _text(buf, *attr[_ATTR_NAME]) == "axis":
                         axis = attr.get(_ATTR_INT, (0, 0))[0]
+            op_types.add(op_type)
             if op_type == "Gather" and axis == 0 and len(inputs) == 2 and inputs[1] == "input_ids":
                 gathered.append(inputs[0])
         elif number == _GRAPH_INITIALIZER:
@@ -162,6 +192,8 @@ def _scan_graph(buf: memoryview, start: int, end: int, domains: set[str], extern
             for n, w, x, y in _fields(buf, a, b):
                 if n == _TENSOR_DIMS and first_dim is None:
                     first_dim = x if w == 0 else _varint(buf, x, y)[0] if w == 2 and y > x else None
+                elif n == _TENSOR_DATA_TYPE and w == 0 and x in (_FLOAT16, _BFLOAT16):
+                    half[0] += 1
                 elif n == _TENSOR_NAME and w == 2:
                     name = _text(buf, x, y)
                 elif n == _TENSOR_DATA_LOCATION and w == 0:

@@ -26,6 +26,7 @@ import numpy as np
 
 from .batching import BatchPolicy, MicroBatcher, plan_batches
 from .bundle import ModelBundle
+from .card import DYNAMIC_QUANT_NOTE, ModelCard, file_sha256
 from .encoding import EncodedTexts, TextEncoder, pad_batch
 from .errors import InferenceError, ModelError, SieveError
 from .io import SourceRow, rows_from_texts
@@ -104,9 +105,7 @@ class Classifier:
         self.session = session
         self.encoder = encoder
         self.policy = policy or BatchPolicy()
-        if session.fixed_batch:
-            self.policy = BatchPolicy(min(self.policy.max_batch, session.fixed_batch), self.policy.max_tokens,
-                                      self.policy.window)
+        self._card: ModelCard | None = None
         self.stats = StatsRecorder()
         self.notices: list[str] = []  # things the user should hear about once (e.g. a switch to the CPU)
         self._switch_lock = threading.Lock()
@@ -152,29 +151,55 @@ class Classifier:
     def multi_label(self) -> bool:
         return self.bundle.multi_label
 
-    def card(self) -> dict:
-        """What the model is, for ``sieve info`` and the model panel."""
+    @property
+    def policy(self) -> BatchPolicy:
+        """How batches are cut. Setting it clamps ``max_batch`` to a fixed-batch model's size; the rest is kept."""
+        return self._policy
+
+    @policy.setter
+    def policy(self, policy: BatchPolicy) -> None:
+        fixed = self.session.fixed_batch
+        if fixed and policy.max_batch > fixed:
+            policy = replace(policy, max_batch=fixed)
+        self._policy = policy
+
+    def card(self) -> ModelCard:
+        """What the model is and how it runs, for ``sieve info``, the model panel and the server's ``/info``.
+
+        The first call hashes the model file (about 0.1 s per 50 MB): call it off any GUI thread.
+        """
         s = self.session
-        return {
-            "name": self.bundle.name,
-            "path": str(self.bundle.model_path),
-            "size_bytes": self.bundle.size_bytes,
-            "labels": list(self.labels),
-            "problem_type": self.bundle.problem_type,
-            "inputs": s.describe_io()["inputs"],
-            "outputs": s.describe_io()["outputs"],
-            "logits_output": s.logits_name,
-            "opset": s.opset,
-            "ir_version": s.facts.ir_version,
-            "producer": s.facts.producer,
-            "max_length": self.encoder.max_length,
-            "vocab_size": self.encoder.vocab_size,
-            "providers_available": list(s.providers.available),
-            "providers_in_use": list(s.providers.active),
-            "device": s.providers.device,
-            "cuda_fallback_reason": s.providers.fallback_reason,
-            "threads": s.config.intra_op_threads,
-        }
+        if self._card is not None and self._card.providers_in_use == tuple(s.providers.active):
+            return self._card
+        io = s.describe_io()
+        notes = []
+        if s.facts.dynamic_quantization:
+            notes.append(DYNAMIC_QUANT_NOTE)
+        self._card = ModelCard(
+            name=self.bundle.name,
+            path=str(self.bundle.model_path),
+            size_bytes=self.bundle.size_bytes,
+            sha256=file_sha256(self.bundle.model_path),
+            labels=tuple(self.labels),
+            problem_type=self.bundle.problem_type,
+            inputs=tuple((n, t, tuple(shape)) for n, t, shape in io["inputs"]),
+            outputs=tuple((n, t, tuple(shape)) for n, t, shape in io["outputs"]),
+            logits_output=s.logits_name,
+            opset=s.opset,
+            ir_version=s.facts.ir_version,
+            producer=s.facts.producer,
+            quantization=s.facts.quantization,
+            batch_invariant=not s.facts.dynamic_quantization,
+            max_length=self.encoder.max_length,
+            vocab_size=self.encoder.vocab_size,
+            providers_available=tuple(s.providers.available),
+            providers_in_use=tuple(s.providers.active),
+            device=s.providers.device,
+            cuda_fallback_reason=s.providers.fallback_reason,
+            threads=s.config.intra_op_threads,
+            notes=tuple(notes),
+        )
+        return self._card
 
     # ------------------------------------------------------------------ small lists
     def predict(self, texts: Sequence[str]) -> list[Prediction]:

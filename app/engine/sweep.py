@@ -19,6 +19,7 @@ import onnxruntime as ort
 from .bundle import ModelBundle
 from .encoding import TextEncoder
 from .errors import InputError
+from .machine import cpu_name
 from .session import ModelSession, SessionConfig
 
 SAMPLE_TEXT = (
@@ -145,7 +146,7 @@ def machine_info() -> dict:
 
     return {
         "platform": platform.platform(),
-        "processor": _cpu_name(),
+        "processor": cpu_name(),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "onnxruntime": ort.__version__,
@@ -153,17 +154,6 @@ def machine_info() -> dict:
         "tokenizers": tokenizers.__version__,
         "numpy": np.__version__,
     }
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def format_table(points: Sequence[SweepPoint]) -> list[str]:

@@ -271,11 +271,11 @@ class MainWindow(QMainWindow):
         self.model_path = self._loading_path
         card = clf.card()
         self.model_panel.show_card(card)
-        self.status_model.setText(f"Model: {card['name']}")
-        device = card["device"]
-        reason = card.get("cuda_fallback_reason")
+        self.status_model.setText(f"Model: {card.name}")
+        device = card.device
+        reason = card.cuda_fallback_reason
         self.status_provider.setText(f"Provider: {device}" + (" (CUDA unavailable)" if reason else ""))
-        self.status_provider.setToolTip(reason or ", ".join(card["providers_in_use"]))
+        self.status_provider.setToolTip(reason or ", ".join(card.providers_in_use))
         self.status_device.setText(self._device_name(device))
         self.dashboard.set_recorder(clf.stats)
         if tuple(clf.labels) != self.store.labels:
@@ -289,7 +289,7 @@ class MainWindow(QMainWindow):
         # allocates (measured: a 70 ms gen-2 pause that froze the window mid-run).
         gc.freeze()
         self._remember_model(self.model_path)
-        self.setWindowTitle(f"Sieve — {card['name']}")
+        self.setWindowTitle(f"Sieve — {card.name}")
         if reason and self.model_panel.provider_value == "cuda":
             self.notice(f"CUDA was asked for but is not available, so the model runs on the CPU: {reason}")
         self.model_loaded.emit()
@@ -298,21 +298,10 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def _device_name(device: str) -> str:
-        """The processor the model runs on, for the status bar: the GPU's name, or the CPU's and its cores."""
-        import os
+        """The processor the model runs on, for the status bar (``device_name`` caches nvidia-smi's answer)."""
+        from ..engine.machine import device_name
 
-        if device == "CUDA":
-            with contextlib.suppress(Exception):
-                import subprocess
-
-                out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                                     capture_output=True, text=True, timeout=2).stdout.strip()
-                if out:
-                    return f"GPU: {out.splitlines()[0]}"
-            return "GPU"
-        from ..engine.sweep import _cpu_name
-
-        return f"CPU: {_cpu_name()} ({os.cpu_count()} threads)"
+        return device_name(device)
 
     def _model_failed(self, message: str) -> None:
         self.model_panel.show_failed(message)
@@ -320,7 +309,7 @@ class MainWindow(QMainWindow):
             self.model_panel.show_card(self.clf.card())
             self.model_panel.state.setText(self.model_panel.state.text() + "<br><span style='color:#c62828'>"
                                            "The new model could not be loaded; this one is still in use.</span>")
-        self.status_model.setText(f"Model: {self.clf.card()['name']}" if self.clf else "no model")
+        self.status_model.setText(f"Model: {self.clf.card().name}" if self.clf else "no model")
         self.show_error(message, "Could not load the model")
         self.model_loaded.emit()
 

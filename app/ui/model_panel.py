@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import os
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -20,6 +21,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+if TYPE_CHECKING:
+    from ..engine.card import ModelCard
 
 PROVIDERS = (("Auto (CUDA if it works, else CPU)", "auto"), ("CUDA", "cuda"), ("CPU", "cpu"))
 
@@ -140,24 +144,26 @@ class ModelPanel(QWidget):
     def show_failed(self, message: str) -> None:
         self.state.setText(f"<span style='color:#c62828'>Could not load the model.</span><br>{html.escape(message)}")
 
-    def show_card(self, card: dict) -> None:
+    def show_card(self, card: ModelCard) -> None:
         e = html.escape
-        self.state.setText(f"<b>{e(card['name'])}</b>")
-        inputs = "<br>".join(f"&nbsp;&nbsp;{e(n)} {e(t)} {e(str(s))}" for n, t, s in card["inputs"])
-        outputs = "<br>".join(f"&nbsp;&nbsp;{e(n)} {e(t)} {e(str(s))}" for n, t, s in card["outputs"])
-        labels = ", ".join(e(x) for x in card["labels"])
-        kind = "multi-label (sigmoid)" if card["problem_type"] == "multi_label_classification" else "single-label (softmax)"
+        self.state.setText(f"<b>{e(card.name)}</b>")
+        inputs = "<br>".join(f"&nbsp;&nbsp;{e(n)} {e(t)} {e(str(s))}" for n, t, s in card.inputs)
+        outputs = "<br>".join(f"&nbsp;&nbsp;{e(n)} {e(t)} {e(str(s))}" for n, t, s in card.outputs)
+        labels = ", ".join(e(x) for x in card.labels)
+        kind = "multi-label (sigmoid)" if card.multi_label else "single-label (softmax)"
         self.card.setText(
-            f"<small>{e(card['path'])}</small><br>"
-            f"{_mb(card['size_bytes'])} · opset {card['opset']} · IR {card['ir_version']}"
-            + (f" · {e(card['producer'])}" if card.get("producer") else "") + "<br>"
-            f"<b>Labels</b> ({len(card['labels'])}, {kind}): {labels}<br>"
-            f"<b>Inputs</b><br>{inputs}<br><b>Outputs</b> (logits: {e(card['logits_output'])})<br>{outputs}<br>"
-            f"<b>Max length</b> {card['max_length']} tokens · vocabulary {card['vocab_size']:,}"
+            f"<small>{e(card.path)}</small><br>"
+            f"{_mb(card.size_bytes)} · opset {card.opset} · IR {card.ir_version}"
+            + (f" · {e(card.producer)}" if card.producer else "") + "<br>"
+            f"<b>Labels</b> ({len(card.labels)}, {kind}): {labels}<br>"
+            f"<b>Inputs</b><br>{inputs}<br><b>Outputs</b> (logits: {e(card.logits_output)})<br>{outputs}<br>"
+            f"<b>Max length</b> {card.max_length} tokens · vocabulary {card.vocab_size:,}<br>"
+            f"<b>Weights</b> {e(card.quantization)} · sha256 {e(card.short_hash)}"
+            + "".join(f"<br><span style='color:#b26a00'>{e(note)}</span>" for note in card.notes)
         )
-        reason = card.get("cuda_fallback_reason")
-        text = f"In use: <b>{e(card['device'])}</b> ({e(', '.join(card['providers_in_use']))})"
+        reason = card.cuda_fallback_reason
+        text = f"In use: <b>{e(card.device)}</b> ({e(', '.join(card.providers_in_use))})"
         if reason:
             text += f"<br><span style='color:#ef6c00'>CUDA not used: {e(reason)}</span>"
         self.provider_state.setText(text)
-        self.provider_state.setToolTip("Available here: " + ", ".join(card["providers_available"]))
+        self.provider_state.setToolTip("Available here: " + ", ".join(card.providers_available))

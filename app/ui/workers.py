@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from ..engine.batching import BatchPolicy
 from ..engine.errors import SieveError
 from ..engine.io import TextSource, rows_from_texts
+from ..engine.machine import device_name
 from ..engine.results import FrozenResults
 
 if TYPE_CHECKING:  # the inference stack (onnxruntime, tokenizers) loads with the first model, not with the window
@@ -137,6 +138,8 @@ class ModelLoader(_Worker):
         clf.predict(["warm-up"])  # the first run allocates; do it here, not on the user's first click
         clf.stats.summary()  # and numpy's percentile code imports lazily: not on the GUI thread's first redraw
         clf.stats.reset()
+        clf.card()  # hashes the model file; cached for the GUI thread
+        device_name(clf.session.providers.device)  # may run nvidia-smi; cached for the status bar
         self.loaded.emit(clf)
 
 

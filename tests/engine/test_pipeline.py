@@ -203,7 +203,7 @@ def test_micro_batcher_gives_the_same_answers_as_predict(shared_bundle):
 def test_card_describes_the_model(shared_bundle):
     root, _, _ = shared_bundle
     card = Classifier.load(root).card()
-    assert card["labels"] == ["negative", "neutral", "positive"]
-    assert [i[0] for i in card["inputs"]] == ["input_ids", "attention_mask"]
-    assert card["logits_output"] == "logits" and card["opset"] == 17
-    assert card["providers_in_use"] and card["device"] in ("CPU", "CUDA")
+    assert card.labels == ("negative", "neutral", "positive")
+    assert [i[0] for i in card.inputs] == ["input_ids", "attention_mask"]
+    assert card.logits_output == "logits" and card.opset == 17
+    assert card.providers_in_use and card.device in ("CPU", "CUDA")
