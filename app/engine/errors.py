@@ -40,5 +40,19 @@ class InferenceError(SieveError):
         self.out_of_memory = out_of_memory
 
 
+class OutputError(SieveError, OSError):
+    """An output cannot be written: a read-only or full disk, a closed standard output, another run writing it.
+
+    Also an ``OSError`` (with the original ``errno`` when there is one), so code that catches those still does.
+    ``disk_full`` marks a full disk (or quota), after which a partial output is removed rather than kept.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, *, disk_full: bool = False,
+                 errno: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.disk_full = disk_full
+        self.errno = errno
+
+
 class ExportError(SieveError):
     """A checkpoint could not be exported to an ONNX bundle."""

@@ -2,7 +2,12 @@
 
 Readers yield one :class:`SourceRow` per input row without loading the file. A row that cannot be read (bad JSON,
 missing column) is still yielded, with ``text=None`` and an ``error``, so every input row has exactly one output
-row. Undecodable bytes are replaced (or refused, with ``errors="strict"``) and their line numbers kept.
+row. Undecodable bytes are replaced (or refused, with ``errors="strict"``) and their line numbers kept. Lines end at
+``\n``, ``\r\n`` or a lone ``\r`` (old Mac files).
+
+Writers never leave half files: output goes to a temporary file beside the target and is renamed over it in one
+step. Failures of the machine rather than of the data (a read-only folder, a full disk, a closed standard output)
+become :class:`OutputError` sentences.
 """
 
 from __future__ import annotations
@@ -10,11 +15,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import errno
 import glob
 import json
 import os
+import re
+import secrets
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +29,7 @@ from typing import IO, Any, NamedTuple
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, OutputError
 
 READ_KINDS = {".txt": "txt", ".text": "txt", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl",
               ".ndjson": "jsonl"}
@@ -30,6 +37,11 @@ WRITE_KINDS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "json
 TEXT_COLUMN_GUESSES = ("text", "sentence", "content", "review", "tweet", "body", "message")
 MAX_ISSUE_LINES = 20  # line numbers kept per kind of problem; the count is always exact
 _SNIFF_BYTES = 64 * 1024
+# Sieve's own outputs, ``NAME.scored.csv`` and the like: a folder is listed without them, so scoring it again does
+# not score its earlier results (``notes.scored.scored.csv``).
+_EARLIER_OUTPUT = re.compile(r"\.scored\.(csv|tsv|jsonl|ndjson)$", re.IGNORECASE)
+_LONE_CR = re.compile(rb"(?<=\r)(?!\n)")  # the place after a \r that is not part of \r\n
+STDIN_NAME = "standard input"
 
 with contextlib.suppress(OverflowError):
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a 1 MB single-line text is data, not an attack
@@ -81,6 +93,13 @@ def detect_kind(path: Path) -> str:
 
 
 def _check_file(path: Path) -> None:
+    try:
+        _check_readable(path)
+    except PermissionError as exc:
+        raise InputError(f"Sieve may not read {path} (permission denied)", "Check the file's permissions") from exc
+
+
+def _check_readable(path: Path) -> None:
     if not path.exists():
         raise InputError(f"{path} does not exist", "Check the path")
     if path.is_dir():
@@ -104,7 +123,8 @@ class TextSource:
 
     ``column`` picks the csv/tsv column (name or 0-based index; found automatically when it is named ``text`` or
     the file has one column). ``field`` picks the jsonl key (default ``text``). ``errors`` is ``"replace"`` or
-    ``"strict"`` for undecodable bytes.
+    ``"strict"`` for undecodable bytes. ``stream`` reads an already open byte stream (standard input, one text per
+    line) instead of ``path``; such a source can be read once.
     """
 
     path: Path
@@ -117,40 +137,62 @@ class TextSource:
     column_index: int | None = None
     delimiter: str = ","
     issues: ReadIssues = dataclasses.field(default_factory=ReadIssues)
+    stream: IO[bytes] | None = dataclasses.field(default=None, repr=False)
+    _fields: list[str] | None = dataclasses.field(default=None, repr=False)
 
     @property
     def name(self) -> str:
-        return self.path.name
+        return STDIN_NAME if self.stream is not None else self.path.name
 
     @property
     def columns(self) -> list[str]:
-        """Names of the output's input-side columns."""
+        """Names of the output's input-side columns: the CSV header, ``text`` for txt, every JSONL key in use."""
         if self.kind in ("csv", "tsv"):
             return list(self.header or [])
-        return ["text"] if self.kind == "txt" else [self.field]
+        return ["text"] if self.kind == "txt" else self.field_names()
+
+    def field_names(self) -> list[str]:
+        """Every key the file's JSON objects use, in first-seen order (one extra pass over the file, cached).
+
+        Writers need them all before the first row: a CSV header names every column, and Sieve's own fields are
+        prefixed with ``sieve_`` when any row already uses one of their names.
+        """
+        if self._fields is None:
+            seen: dict[str, None] = {}
+            for row in self._rows(ReadIssues()):
+                if isinstance(row.record, dict):
+                    seen.update(dict.fromkeys(row.record))
+            self._fields = list(seen)
+        return list(self._fields)
 
     def estimate_rows(self) -> int:
-        """Count lines (fast, by bytes); exact for txt, an upper bound for csv with multi-line fields."""
-        lines, last = 0, b"\n"
+        """Count lines (fast, by bytes); exact for txt, an upper bound for csv with multi-line fields; 0 when unknown."""
+        if self.stream is not None:
+            return 0
+        lines, last, after_cr = 0, b"\n", False
         with self.path.open("rb") as fh:
             while chunk := fh.read(1 << 20):
-                lines += chunk.count(b"\n")
-                last = chunk[-1:]
-        lines += last != b"\n"
+                pairs = chunk.count(b"\r\n") + (after_cr and chunk[:1] == b"\n")
+                lines += chunk.count(b"\n") + chunk.count(b"\r") - pairs
+                last, after_cr = chunk[-1:], chunk[-1:] == b"\r"
+        lines += last not in (b"\n", b"\r")
         return max(0, lines - (1 if self.kind in ("csv", "tsv") else 0))
 
     def __iter__(self) -> Iterator[SourceRow]:
         self.issues = ReadIssues()
-        with self.path.open("rb") as fh:
-            lines = _decoded_lines(fh, self.path.name, self.encoding, self.errors, self.issues)
+        yield from self._rows(self.issues)
+
+    def _rows(self, issues: ReadIssues) -> Iterator[SourceRow]:
+        with contextlib.nullcontext(self.stream) if self.stream is not None else self.path.open("rb") as fh:
+            lines = _decoded_lines(fh, self.name, self.encoding, self.errors, issues)
             if self.kind == "txt":
                 yield from _txt_rows(lines)
             elif self.kind == "jsonl":
-                yield from _jsonl_rows(lines, self.field, self.issues)
+                yield from _jsonl_rows(lines, self.field, issues)
             else:
-                yield from self._csv_rows(lines)
+                yield from self._csv_rows(lines, issues)
 
-    def _csv_rows(self, lines: Iterator[str]) -> Iterator[SourceRow]:
+    def _csv_rows(self, lines: Iterator[str], issues: ReadIssues) -> Iterator[SourceRow]:
         at_end = [False]  # set once the reader has asked for a line past the last one
 
         def tap() -> Iterator[str]:
@@ -171,18 +213,18 @@ class TextSource:
                 if not record:  # a blank line is not a row
                     continue
                 if at_end[0]:  # a record can only end at end of file inside a quoted field that never closed
-                    self.issues.add("bad_row", line)
+                    issues.add("bad_row", line)
                     error = (f"line {line} opens a quoted field that is never closed, so lines {line} to "
                              f"{reader.line_num} were read as one row; close the quote and score the file again")
                     yield SourceRow(line, None, (record + [""] * width)[:width], error)
                     continue
                 if col >= len(record):
-                    self.issues.add("bad_row", line)
+                    issues.add("bad_row", line)
                     error = f"line {line} has {len(record)} fields, so column {col + 1} ({self.header[col]!r}) is missing"
                     yield SourceRow(line, None, record + [""] * (width - len(record)), error)
                     continue
                 if len(record) > width:
-                    self.issues.add("extra_fields", line)
+                    issues.add("extra_fields", line)
                     record = record[:width]
                 elif len(record) < width:
                     record = record + [""] * (width - len(record))
@@ -221,6 +263,17 @@ def open_source(
     return source
 
 
+def open_stdin(*, encoding: str = "utf-8", errors: str = "replace") -> TextSource:
+    """Standard input as a source of texts, one per line, read as it arrives."""
+    if sys.stdin is None:
+        raise InputError("Standard input is closed", "Pipe texts into sieve, or name a file to score")
+    try:
+        "".encode(encoding)
+    except LookupError as exc:
+        raise InputError(f"Unknown text encoding {encoding!r}", "Use e.g. utf-8, cp1252 or latin-1") from exc
+    return TextSource(Path("-"), "txt", encoding=encoding, errors=errors, stream=sys.stdin.buffer)
+
+
 def _prepare_csv(source: TextSource) -> None:
     with source.path.open("rb") as fh:
         sample = fh.read(_SNIFF_BYTES)
@@ -229,7 +282,7 @@ def _prepare_csv(source: TextSource) -> None:
         source.delimiter = "\t"
     else:
         try:
-            source.delimiter = csv.Sniffer().sniff(text.split("\n", 50)[0] if text else ",", ",;\t|").delimiter
+            source.delimiter = csv.Sniffer().sniff(text.splitlines()[0] if text.strip() else ",", ",;\t|").delimiter
         except csv.Error:
             source.delimiter = ","
     header = next(csv.reader(text.splitlines()[:1], delimiter=source.delimiter), [])
@@ -266,8 +319,18 @@ def resolve_column(header: Sequence[str], column: str | int | None, name: str = 
     raise InputError(f"{name} has no column {column!r} (its columns are {names})", "Choose one of those columns")
 
 
+def _physical_lines(fh: IO[bytes]) -> Iterator[bytes]:
+    """Lines ending in ``\n``, ``\r\n`` or a lone ``\r``, each with its ending (a CR-only file is many lines)."""
+    for raw in fh:
+        cr = raw.find(b"\r")
+        if cr < 0 or (cr == len(raw) - 2 and raw[-1:] == b"\n"):
+            yield raw
+        else:
+            yield from (piece for piece in _LONE_CR.split(raw) if piece)
+
+
 def _decoded_lines(fh: IO[bytes], name: str, encoding: str, errors: str, issues: ReadIssues) -> Iterator[str]:
-    for number, raw in enumerate(fh, 1):
+    for number, raw in enumerate(_physical_lines(fh), 1):
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         try:
@@ -298,6 +361,10 @@ def _jsonl_rows(lines: Iterable[str], key: str, issues: ReadIssues) -> Iterator[
             issues.add("bad_row", number)
             yield SourceRow(number, None, {}, f"line {number} is not valid JSON ({exc.msg} at column {exc.colno})")
             continue
+        except RecursionError:
+            issues.add("bad_row", number)
+            yield SourceRow(number, None, {}, f"line {number} nests JSON values too deeply to be read")
+            continue
         if not isinstance(obj, dict):
             issues.add("bad_row", number)
             yield SourceRow(number, None, {"value": obj}, f"line {number} is a JSON {type(obj).__name__}, not an object")
@@ -314,8 +381,10 @@ def _jsonl_rows(lines: Iterable[str], key: str, issues: ReadIssues) -> Iterator[
             yield SourceRow(number, None, obj, f"line {number} {what} {key!r} field (keys: {keys})")
 
 
-def rows_from_texts(texts: Iterable[str]) -> Iterator[SourceRow]:
-    """Pasted or programmatic texts as rows (``line`` is the 1-based position)."""
+def rows_from_texts(texts: Iterable[str] | str) -> Iterator[SourceRow]:
+    """Pasted or programmatic texts as rows (``line`` is the 1-based position); a single string is one text."""
+    if isinstance(texts, str):
+        texts = (texts,)
     for number, text in enumerate(texts, 1):
         if isinstance(text, str):
             yield SourceRow(number, text, None)
@@ -323,18 +392,34 @@ def rows_from_texts(texts: Iterable[str]) -> Iterator[SourceRow]:
             yield SourceRow(number, None, None, f"item {number} is a {type(text).__name__}, not text")
 
 
+def is_earlier_output(path: Path) -> bool:
+    """True for names Sieve gives its outputs (``NAME.scored.csv``, ``.tsv``, ``.jsonl``)."""
+    return bool(_EARLIER_OUTPUT.search(Path(path).name))
+
+
 def expand_inputs(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
-    """Files to read from ``paths`` (folders are listed, sorted); also notes on what was skipped and why."""
+    """Files to read from ``paths`` (folders are listed, sorted); also notes on what was skipped and why.
+
+    A folder's hidden files, sub-folders and Sieve's own earlier outputs (``*.scored.csv`` …) are not listed; a file
+    named on its own is always an input.
+    """
     files: list[Path] = []
     skipped: list[str] = []
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-            readable = [p for p in found if p.suffix.lower() in READ_KINDS]
-            skipped += [f"{p.name}: not a .txt/.csv/.tsv/.jsonl file" for p in found if p not in readable]
+            earlier = [p for p in found if is_earlier_output(p)]
+            readable = [p for p in found if p.suffix.lower() in READ_KINDS and p not in earlier]
+            for p in found:
+                if p in earlier:
+                    skipped.append(f"{p.name}: an earlier Sieve output (its name ends in .scored{p.suffix}); "
+                                   "name it on its own to score it")
+                elif p not in readable:
+                    skipped.append(f"{p.name}: not a .txt/.csv/.tsv/.jsonl file")
             if not readable:
-                raise InputError(f"The folder {path} holds no .txt, .csv, .tsv or .jsonl files",
+                besides = " besides earlier Sieve outputs" if earlier else ""
+                raise InputError(f"The folder {path} holds no .txt, .csv, .tsv or .jsonl files{besides}",
                                  "Choose a folder with such files in it, or the files themselves")
             files += readable
         else:
@@ -343,29 +428,102 @@ def expand_inputs(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
 
 
 # ---------------------------------------------------------------------- writers
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_NOT_ALLOWED = {errno.EACCES, errno.EPERM}
+
+
+def explain_write_error(exc: OSError, path: Path | None) -> OutputError | None:
+    """One sentence for an operating-system failure while writing ``path`` (``None``: standard output).
+
+    Returns ``None`` for failures that are not the machine's (a broken pipe is the reader leaving, not an error).
+    """
+    code = exc.errno
+    if code == errno.EPIPE:
+        return None
+    if path is None:
+        if code in _DISK_FULL:
+            return OutputError("Standard output's device is full", "Write to a file with free space (-o FILE)",
+                               disk_full=True)
+        if code == errno.EBADF:
+            return OutputError("Standard output is closed", "Redirect it to a file, or name an output file with -o")
+        return OutputError(f"Could not write to standard output ({exc.strerror or exc})",
+                           "Name an output file with -o instead")
+    folder = path.parent
+    if code in _DISK_FULL:
+        return OutputError(f"The disk holding {folder} is full", "Free some space, or choose another output folder",
+                           disk_full=True)
+    if code == errno.EROFS:
+        return OutputError(f"{folder} is on a read-only file system", "Choose a folder you can write to (-o)")
+    if code in _NOT_ALLOWED:
+        return OutputError(f"Sieve may not write to {folder} (permission denied)",
+                           "Choose a folder you can write to (-o)")
+    if code == errno.EFBIG:
+        return OutputError(f"{path.name} grew past the largest file this file system or user may write",
+                           "Write to another file system, or split the input")
+    if code == errno.ENOENT:
+        return OutputError(f"The folder {folder} does not exist (any more)", "Choose an existing folder for the output")
+    if code == errno.EISDIR:
+        return OutputError(f"{path} is a folder", "Name an output file, or give -o a folder for several inputs")
+    if code == errno.EIO:
+        return OutputError(f"The device holding {folder} reported an input/output error",
+                           "Check the disk, or choose another output folder")
+    return None
+
+
+def _raise_write_error(exc: OSError, path: Path | None) -> None:
+    explained = explain_write_error(exc, path)
+    if explained is None:
+        raise exc
+    explained.errno = exc.errno
+    raise explained from exc
+
+
+def _check_folder(path: Path) -> None:
+    if not path.parent.exists():
+        raise InputError(f"The folder {path.parent} does not exist", "Choose an existing folder for the output")
+
+
+def new_temp_path(path: Path) -> Path:
+    """Create an empty hidden file beside ``path`` (``.NAME.XXXXXXXX.tmp``) with the normal permissions.
+
+    ``tempfile.mkstemp`` would make it 0600, which the finished file would keep; this one gets 0666 less the
+    umask (usually 0644), like any file the user saves.
+    """
+    path = Path(path)
+    _check_folder(path)
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            _raise_write_error(exc, path)
+        os.close(fd)
+        return tmp
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path))  # 100 collisions of 32 random bits
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path, *, partial: Path | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` in one step, on failure it goes.
 
     With ``partial`` the temporary file has that fixed name and is kept on failure, so a run can resume from it.
+    A full disk, a read-only folder and the like raise :class:`OutputError` with a sentence.
     """
     path = Path(path)
-    if not path.parent.exists():
-        raise InputError(f"The folder {path.parent} does not exist", "Choose an existing folder for the output")
-    if partial is not None:
-        tmp = partial
-    else:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        tmp = Path(name)
+    _check_folder(path)
+    tmp = partial if partial is not None else new_temp_path(path)
     try:
         yield tmp
-    except BaseException:
+        os.replace(tmp, path)
+    except BaseException as exc:
         if partial is None:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+        if isinstance(exc, OSError):
+            _raise_write_error(exc, path)
         raise
-    os.replace(tmp, path)
 
 
 def remove_stale_temps(path: Path) -> int:
@@ -393,15 +551,23 @@ def output_kind(path: Path) -> str:
 
 @dataclass(frozen=True)
 class OutputColumns:
-    """Names of the columns Sieve adds; prefixed with ``sieve_`` when the input already uses one of them."""
+    """Names of the fields Sieve adds, prefixed with ``sieve_`` when the input already uses one of them.
+
+    The prefix is repeated until no name collides, so scoring an output again (which has ``label`` and
+    ``sieve_label``) adds ``sieve_sieve_label``: an input field is never overwritten.
+    """
 
     labels: tuple[str, ...]
     input_columns: tuple[str, ...]
 
     @property
     def prefix(self) -> str:
-        ours = {"label", "confidence", "scores", "truncated", "error", *(f"score_{x}" for x in self.labels)}
-        return "sieve_" if ours & set(self.input_columns) else ""
+        ours = ("label", "confidence", "scores", "truncated", "error", *(f"score_{x}" for x in self.labels))
+        taken = set(self.input_columns)
+        prefix = ""
+        while any(prefix + name in taken for name in ours):
+            prefix = "sieve_" + prefix
+        return prefix
 
     def csv_header(self) -> list[str]:
         p = self.prefix
@@ -409,12 +575,21 @@ class OutputColumns:
                 f"{p}truncated", f"{p}error"]
 
 
+def _cell(value: Any) -> str:
+    """A JSON value as a CSV cell: strings as they are, null as empty, anything else as JSON text."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 class ResultWriter:
     """Writes scored rows as CSV/TSV or JSONL: the input's fields, then label, confidence, scores, flags, error.
 
-    Use as a context manager; the file appears (atomically) only when the block ends without an exception.
-    ``partial`` names a fixed temporary file that survives a crash (see ``sieve score --resume``); ``append``
-    continues it.
+    Every input field is kept: a CSV row's cells, a JSONL object's keys (as columns in CSV, in first-seen order),
+    a txt line as ``text``. Use as a context manager; the file appears (atomically) only when the block ends without
+    an exception. ``partial`` names a fixed temporary file that survives a crash (see ``sieve score --resume``);
+    ``append`` continues it. Operating-system failures (full disk, read-only folder, closed standard output)
+    raise :class:`OutputError`.
     """
 
     def __init__(
@@ -440,7 +615,7 @@ class ResultWriter:
         self.partial = partial
         self.append = append
         self.rows_written = 0
-        self._ctx: contextlib.AbstractContextManager | None = None
+        self._tmp: Path | None = None
         self._fh: IO[str] | None = None
         self._csv: Any = None
 
@@ -448,31 +623,60 @@ class ResultWriter:
         if self.stream is not None:
             self._fh, fresh = self.stream, True
         else:
-            self._ctx = atomic_path(self.path, partial=self.partial)
-            tmp = self._ctx.__enter__()
-            fresh = not (self.append and tmp.exists() and tmp.stat().st_size > 0)
-            self._fh = open(tmp, "w" if fresh else "a", newline="", encoding="utf-8")  # noqa: SIM115
+            _check_folder(self.path)
+            self._tmp = self.partial if self.partial is not None else new_temp_path(self.path)
+            fresh = not (self.append and self._tmp.exists() and self._tmp.stat().st_size > 0)
+            try:
+                self._fh = open(self._tmp, "w" if fresh else "a", newline="", encoding="utf-8")  # noqa: SIM115
+            except OSError as exc:
+                self._discard()
+                _raise_write_error(exc, self.path)
         if self.kind in ("csv", "tsv"):
             self._csv = csv.writer(self._fh, delimiter="\t" if self.kind == "tsv" else ",")
             if fresh:
-                self._csv.writerow(self.cols.csv_header())
+                self._guarded(self._csv.writerow, self.cols.csv_header())
         return self
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         assert self._fh is not None
-        self._fh.flush()
-        if self._ctx is None:
+        if self._tmp is None:  # a stream: push out what is buffered; the stream stays open
+            if exc_type is None:
+                self._guarded(self._fh.flush)
             return
-        os.fsync(self._fh.fileno())
-        self._fh.close()
-        self._ctx.__exit__(exc_type, exc, tb)
+        if exc_type is not None:
+            with contextlib.suppress(OSError):  # the rows up to the last checkpoint are already on disk
+                self._fh.close()
+            self._discard()
+            return
+        try:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            os.replace(self._tmp, self.path)
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                self._fh.close()
+            self._discard()
+            _raise_write_error(err, self.path)
+
+    def _discard(self) -> None:
+        """Remove the temporary file after a failure, unless it is a partial file kept for ``--resume``."""
+        if self._tmp is not None and self.partial is None:
+            with contextlib.suppress(OSError):
+                self._tmp.unlink()
+
+    def _guarded(self, call: Any, *args: Any) -> Any:
+        try:
+            return call(*args)
+        except OSError as exc:
+            _raise_write_error(exc, self.path if self.stream is None else None)
 
     def flush(self) -> int:
         """Push written rows to the OS; return the file's size in bytes (0 for a stream)."""
         if self._fh is None:
             return 0
-        self._fh.flush()
-        return self._fh.tell() if self._ctx is not None else 0
+        self._guarded(self._fh.flush)
+        return self._fh.tell() if self._tmp is not None else 0
 
     def write(
         self,
@@ -486,16 +690,17 @@ class ResultWriter:
         assert self._fh is not None
         conf = probs.max(axis=1) if len(probs) else np.zeros(0, dtype=np.float32)
         if self.kind == "jsonl":
-            self._write_jsonl(rows, probs, label_idx, conf, truncated, errors)
+            self._guarded(self._write_jsonl, rows, probs, label_idx, conf, truncated, errors)
         else:
-            self._write_csv(rows, probs, label_idx, conf, truncated, errors)
+            self._guarded(self._write_csv, rows, probs, label_idx, conf, truncated, errors)
         self.rows_written += len(rows)
 
     def _input_fields(self, row: SourceRow) -> list[Any]:
         if self.source_kind in ("csv", "tsv"):
             return list(row.record)
         if self.source_kind == "jsonl":
-            return [row.text if row.text is not None else ""]
+            record = row.record if isinstance(row.record, dict) else {}
+            return [_cell(record.get(key)) for key in self.cols.input_columns]
         return [row.text if row.text is not None else ""]
 
     def _input_object(self, row: SourceRow) -> dict:

@@ -1,16 +1,19 @@
 import csv
 import io
 import json
+import os
+import re
+import stat
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from app.engine import InputError, ResultWriter, open_source
-from app.engine.io import MAX_ISSUE_LINES, expand_inputs, partial_path, resolve_column
+from app.engine.io import MAX_ISSUE_LINES, atomic_path, expand_inputs, partial_path, resolve_column
 
 
 def write(path, data: bytes | str):
@@ -161,6 +164,24 @@ def test_writer_is_atomic(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "out.csv"]  # and no temp file left
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_files_written_atomically_get_normal_permissions(tmp_path, umask):
+    """0666 less the umask, as for any file a user saves, not mkstemp's 0600 (issue 12: GUI exports were 0600)."""
+    old = os.umask(umask)
+    try:
+        with atomic_path(tmp_path / "export.csv") as tmp:
+            tmp.write_text("text,label\n")
+        with ResultWriter(tmp_path / "results.csv", ["a"], ["text"]) as w:
+            w.write([], *scored(0, 1), [])
+        with ResultWriter(tmp_path / "resumable.csv", ["a"], ["text"], partial=partial_path(tmp_path / "r.csv")):
+            pass
+    finally:
+        os.umask(old)
+    for name in ("export.csv", "results.csv", "resumable.csv"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask, name
+
+
 def test_partial_file_survives_a_crash_and_can_be_continued(tmp_path):
     target = tmp_path / "out.jsonl"
     part = partial_path(target)
@@ -180,7 +201,7 @@ def test_partial_file_survives_a_crash_and_can_be_continued(tmp_path):
 TRICKY = ["", '"', '""', ",", ";", "\t", "|", "\n", "\r\n", "\r", " ", "é", "🙂", "\u2028", "\x85", "a,b", '"q"', "\\"]
 plain = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\ufeff"), max_size=8)
 cell = st.lists(st.one_of(st.sampled_from(TRICKY), plain), max_size=5).map("".join)
-one_line = cell.map(lambda s: s.replace("\n", " ")).filter(lambda s: not s.endswith("\r"))
+one_line = cell.map(lambda s: s.replace("\n", " ").replace("\r", " "))  # \r, \r\n and \n all end a line
 PROPERTY = settings(max_examples=80, deadline=None)
 
 
@@ -193,6 +214,30 @@ def test_txt_reader_yields_every_line_once_in_order(lines):
     assert [r.text for r in rows] == lines
     assert [r.line for r in rows] == list(range(1, len(lines) + 1))
     assert src.issues.counts == {}
+
+
+@PROPERTY
+@given(st.lists(st.tuples(one_line, st.sampled_from(["\n", "\r\n", "\r"])), min_size=1, max_size=40),
+       st.booleans())
+def test_lines_end_at_lf_crlf_or_a_lone_cr(lines, last_ends):
+    """Unix, Windows and old Mac line endings, even mixed in one file, give the same rows (issue 11, item 11)."""
+    # an empty line ended by \r, then an empty line ended by \n, is one \r\n: the same bytes, one line
+    assume(not any(a[1] == "\r" and b == ("", "\n") for a, b in zip(lines, lines[1:], strict=False)))
+    data = "".join(text + end for text, end in lines)
+    if not last_ends:  # an unterminated last line (it needs text, or there is no last line)
+        assume(lines[-1][0])
+        data = data[: -len(lines[-1][1])]
+    with tempfile.TemporaryDirectory() as tmp:
+        src = open_source(write(Path(tmp) / "in.txt", data))
+        rows = list(src)
+        assert src.estimate_rows() == len(lines)
+    assert [r.text for r in rows] == [text for text, _ in lines]
+    assert [r.line for r in rows] == list(range(1, len(lines) + 1))
+
+
+def breaks(text: str) -> int:
+    """Line breaks in ``text``: \n, \r\n and a lone \r each end a line."""
+    return len(re.findall(r"\r\n|\r|\n", text))
 
 
 @PROPERTY
@@ -213,7 +258,7 @@ def test_csv_reader_and_writer_keep_every_row_and_field(pairs, kind):
         assert [r.record for r in rows] == records
         assert [r.text for r in rows] == [text for text, _ in pairs]
         # a row starts one line after the previous one ended; line breaks inside quoted fields count
-        starts = np.cumsum([2] + [1 + text.count("\n") + note.count("\n") for text, note in pairs])[:-1]
+        starts = np.cumsum([2] + [1 + breaks(text) + breaks(note) for text, note in pairs])[:-1]
         assert [r.line for r in rows] == starts.tolist()
         assert src.estimate_rows() >= len(rows)
 
