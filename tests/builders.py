@@ -1,6 +1,7 @@
 """Build small real ONNX text classifiers and real ``tokenizers`` tokenizers for the tests.
 
-The classifier is a bag-of-embeddings model: ``logits = mean(E[ids] (+ T[type_ids]) over real tokens) @ W + b``.
+The classifier is a bag-of-embeddings model: ``logits = mean(E[ids] (+ T[type_ids]) (+ P[position]) over real
+tokens) @ W + b``.
 Its output does not depend on padding, and :func:`reference_logits` computes the same thing in numpy, so tests can
 check Sieve's results against an independent calculation.
 """
@@ -53,6 +54,7 @@ class Weights:
     proj: np.ndarray  # [hidden, labels]
     bias: np.ndarray  # [labels]
     pad_id: int = 0
+    positions: np.ndarray | None = None  # [max positions, hidden]
 
 
 def make_classifier(
@@ -69,8 +71,14 @@ def make_classifier(
     output_width: int | None = None,
     seed: int = 0,
     ir_version: int = ORT_IR_VERSION,
+    positions: int | None = None,
+    position_table: str = "bert.embeddings.position_embeddings.weight",
 ) -> Weights:
-    """Write a bag-of-embeddings classifier to ``path``; return its weights for :func:`reference_logits`."""
+    """Write a bag-of-embeddings classifier to ``path``; return its weights for :func:`reference_logits`.
+
+    ``positions`` adds a position-embedding table of that many rows (named ``position_table``), looked up with
+    ``Range(0, sequence_length)`` as BERT exports do: longer batches fail inside onnxruntime.
+    """
     rng = np.random.default_rng(seed)
     width = output_width or num_labels
     w = Weights(
@@ -93,6 +101,20 @@ def make_classifier(
     ]
     nodes = [helper.make_node("Gather", ["E", "input_ids"], ["emb0"], axis=0)]
     emb = "emb0"
+    if positions:
+        w.positions = rng.normal(size=(positions, hidden)).astype(np.float32)
+        inits += [numpy_helper.from_array(w.positions, position_table),
+                  numpy_helper.from_array(np.array(1, dtype=np.int64), "dim1"),
+                  numpy_helper.from_array(np.array(0, dtype=np.int64), "zero"),
+                  numpy_helper.from_array(np.array(1, dtype=np.int64), "step")]
+        nodes += [
+            helper.make_node("Shape", ["input_ids"], ["ids_shape"]),
+            helper.make_node("Gather", ["ids_shape", "dim1"], ["seq_len"], axis=0),
+            helper.make_node("Range", ["zero", "seq_len", "step"], ["position_ids"]),
+            helper.make_node("Gather", [position_table, "position_ids"], ["pemb"], axis=0),
+            helper.make_node("Add", [emb, "pemb"], ["emb_pos"]),
+        ]
+        emb = "emb_pos"
     if w.types is not None:
         inits.append(numpy_helper.from_array(w.types, "T"))
         nodes += [
@@ -133,6 +155,8 @@ def reference_logits(w: Weights, ids: Sequence[Sequence[int]], type_ids: Sequenc
     rows = []
     for i, seq in enumerate(ids):
         e = w.embed[np.asarray(seq)].astype(np.float64)
+        if w.positions is not None:
+            e = e + w.positions[: len(seq)]
         if w.types is not None:
             t = np.asarray(type_ids[i]) if type_ids is not None else np.zeros(len(seq), dtype=np.int64)
             e = e + w.types[t]

@@ -7,6 +7,7 @@ A bundle is what a person points Sieve at. This module only looks at files; it d
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,6 +129,8 @@ def _read_config(path: Path) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path.name} is not valid JSON ({exc})", "Fix or remove config.json") from exc
+    except RecursionError as exc:
+        raise ModelError(f"{path.name} nests JSON values too deeply to be read", "Fix or remove config.json") from exc
     if not isinstance(data, dict):
         raise ModelError(f"{path.name} does not hold a JSON object", "Fix or remove config.json")
     return data
@@ -148,7 +151,18 @@ def _labels_from_config(cfg: dict, path: Path | None) -> tuple[str, ...]:
             f"id2label in {path} has keys {sorted(by_index)}, not 0..{len(by_index) - 1}",
             "Number the labels from 0 without gaps",
         )
-    return tuple(by_index[i] for i in range(len(by_index)))
+    labels = tuple(by_index[i] for i in range(len(by_index)))
+    _refuse_duplicates(labels, f"id2label in {path}")
+    return labels
+
+
+def _refuse_duplicates(labels: tuple[str, ...], where: str) -> None:
+    """Two labels with one name cannot be told apart in a result (a JSON ``scores`` object would keep one)."""
+    repeated = [name for name, count in Counter(labels).items() if count > 1]
+    if repeated:
+        ids = ", ".join(str(i) for i, name in enumerate(labels) if name == repeated[0])
+        raise ModelError(f"{where} names the label {repeated[0]!r} more than once (ids {ids})",
+                         "Give every label its own name, so that each score can be told apart")
 
 
 def _labels_from_txt(path: Path) -> tuple[str, ...]:
@@ -158,4 +172,6 @@ def _labels_from_txt(path: Path) -> tuple[str, ...]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as exc:
         raise ModelError(f"{path} is not UTF-8 text", "Save labels.txt as UTF-8, one label per line") from exc
-    return tuple(line.strip() for line in lines if line.strip())
+    labels = tuple(line.strip() for line in lines if line.strip())
+    _refuse_duplicates(labels, str(path))
+    return labels

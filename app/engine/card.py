@@ -71,6 +71,11 @@ def _sha256(path: str, size: int, mtime_ns: int) -> str:
     return digest.hexdigest()
 
 
+def single_logit_note(negative: str, positive: str) -> str:
+    return (f"The model gives one score per text; Sieve reads it as a binary classifier: sigmoid(score) is the "
+            f"probability of {positive!r} and 1 minus it that of {negative!r}")
+
+
 DYNAMIC_QUANT_NOTE = (
     "This model uses int8 dynamic quantization: activation scales are computed per batch, so a text's scores vary "
     "slightly with the other texts in its batch (re-quantize it statically for batch-independent scores)"

@@ -2,10 +2,16 @@
 
 Sieve owns padding: the padding a ``tokenizer.json`` carries (all-MiniLM pads every text to 128) is switched off
 and each batch is padded to its own longest row. The file's truncation length is kept.
+
+The tokenizer is handed at most :data:`CHARS_PER_TOKEN` characters per token of the maximum length (32,768 for 512
+tokens): ``tokenizers`` needs about 100 bytes of memory per character it is given, whatever truncation keeps, so a
+20 MB line would cost 2 GB. Truncation cannot use more: the first 512 tokens of ordinary text span a few
+thousand characters. A text cut this way is flagged ``truncated`` unless only whitespace was cut.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -18,6 +24,10 @@ from .errors import ModelError
 from .session import InputSpec
 
 DEFAULT_MAX_LENGTH = 512
+# Characters handed to the tokenizer per token of the maximum length. Generous: a WordPiece token covers at most 100
+# characters (longer words become one [UNK]) and ordinary text averages 4-6 characters per token.
+CHARS_PER_TOKEN = 64
+_NOT_SPACE = re.compile(r"\S")
 _PAD_TOKENS = ("[PAD]", "<pad>", "<|pad|>", "<PAD>")
 
 
@@ -49,6 +59,8 @@ class TextEncoder:
         tokenizer.enable_truncation(max_length)
         self.tokenizer = tokenizer
         self.max_length = max_length
+        self.max_chars = CHARS_PER_TOKEN * max_length  # characters of a text the tokenizer is given at most
+        self.requested_length = max_length  # before a model limit clamped it (see from_file)
         self.pad_id = pad_id
         self.path = path
 
@@ -75,21 +87,27 @@ class TextEncoder:
             ) from exc
         file_padding = tokenizer.padding or {}
         file_truncation = tokenizer.truncation or {}
-        length = max_length or file_truncation.get("max_length") or DEFAULT_MAX_LENGTH
-        if model_max_length:
-            length = min(length, model_max_length)
+        requested = max_length or file_truncation.get("max_length") or DEFAULT_MAX_LENGTH
+        length = min(requested, model_max_length) if model_max_length else requested
         pad_id = file_padding.get("pad_id")
         if pad_id is None:
             pad_id = next((i for t in _PAD_TOKENS if (i := tokenizer.token_to_id(t)) is not None), 0)
-        return cls(tokenizer, int(length), int(pad_id), path)
+        encoder = cls(tokenizer, int(length), int(pad_id), path)
+        encoder.requested_length = int(requested)
+        return encoder
 
     @property
     def vocab_size(self) -> int:
         return self.tokenizer.get_vocab_size(with_added_tokens=True)
 
     def encode(self, texts: Sequence[str], *, with_type_ids: bool = False) -> EncodedTexts:
-        """Tokenize ``texts`` (truncated, not padded)."""
-        encodings = self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=True)
+        """Tokenize ``texts`` (truncated, not padded; each cut to :attr:`max_chars` characters first)."""
+        texts = list(texts)
+        cut = [i for i, text in enumerate(texts) if len(text) > self.max_chars]
+        rest_matters = [bool(_NOT_SPACE.search(texts[i], self.max_chars)) for i in cut]
+        for i in cut:
+            texts[i] = texts[i][: self.max_chars]
+        encodings = self.tokenizer.encode_batch_fast(texts, add_special_tokens=True)
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         offsets = np.zeros(len(encodings), dtype=np.int64)
         if len(encodings) > 1:
@@ -102,6 +120,8 @@ class TextEncoder:
         truncated = lengths >= self.max_length
         for i in np.flatnonzero(truncated):  # only full-length rows can have been cut
             truncated[i] = bool(encodings[i].overflowing)
+        for i, matters in zip(cut, rest_matters, strict=True):
+            truncated[i] |= matters
         return EncodedTexts(ids, type_ids, offsets, lengths.astype(np.int32), truncated)
 
 

@@ -1,4 +1,5 @@
-"""Read an ONNX file's header facts (IR version, opsets, producer, external data, embedding size) without running it.
+"""Read an ONNX file's header facts (IR version, opsets, producer, external data, embedding and position table
+sizes) without running it.
 
 ONNX files are protocol buffers. This walks the wire format directly, skipping weight bytes, so it is cheap on a
 large model and needs no ``onnx`` package at run time. Only the few ``ModelProto`` fields Sieve reports are read.
@@ -16,7 +17,7 @@ from .errors import ModelError
 # Field numbers from onnx.proto (stable since IR version 3).
 _MODEL_IR_VERSION, _MODEL_OPSET, _MODEL_PRODUCER, _MODEL_PRODUCER_VERSION, _MODEL_GRAPH = 1, 8, 2, 3, 7
 _GRAPH_NODE, _GRAPH_INITIALIZER = 1, 5
-_NODE_INPUT, _NODE_OP_TYPE, _NODE_ATTRIBUTE, _NODE_DOMAIN = 1, 4, 5, 7
+_NODE_INPUT, _NODE_OUTPUT, _NODE_OP_TYPE, _NODE_ATTRIBUTE, _NODE_DOMAIN = 1, 2, 4, 5, 7
 _ATTR_NAME, _ATTR_INT = 1, 3
 _TENSOR_DIMS, _TENSOR_DATA_TYPE, _TENSOR_NAME, _TENSOR_EXTERNAL_DATA, _TENSOR_DATA_LOCATION = 1, 2, 8, 13, 14
 _FLOAT16, _BFLOAT16 = 10, 16  # TensorProto.DataType
@@ -36,6 +37,9 @@ class OnnxFacts:
     embedding_rows: int | None = None
     op_types: frozenset[str] = frozenset()  # every node's op_type, main graph only
     half_initializers: int = 0  # float16/bfloat16 weight tensors
+    # Rows of the position-embedding table (a Gather of an initializer named like ``position_embeddings``, or the
+    # position input of a fused EmbedLayerNormalization): the most tokens the model reads; None when not found.
+    position_rows: int | None = None
 
     @property
     def opset(self) -> int | None:
@@ -138,8 +142,7 @@ def _parse_model(buf: memoryview, size: int) -> OnnxFacts:
     op_types: set[str] = set()
     half = [0]
     external: list[tuple[str, str]] = []
-    gathered: list[str] = []  # tensors that a Gather indexes with input_ids
-    first_dims: dict[str, int] = {}  # initializer name -> its first dimension
+    graph = _Tables()
     saw_graph = False
     for number, wire, a, b in _fields(buf, 0, size):
         if number == _MODEL_IR_VERSION and wire == 0:
@@ -158,21 +161,39 @@ def _parse_model(buf: memoryview, size: int) -> OnnxFacts:
             producer = f"{producer} {_text(buf, a, b)}"
         elif number == _MODEL_GRAPH and wire == 2:
             saw_graph = True
-            _scan_graph(buf, a, b, domains, external, gathered, first_dims, op_types, half)
+            _scan_graph(buf, a, b, domains, external, graph, op_types, half)
     if ir_version is None or not saw_graph:
         raise _Malformed
-    rows = [first_dims[t] for t in gathered if first_dims.get(t)]
-    return OnnxFacts(ir_version, opsets, producer, frozenset(domains), tuple(external), min(rows) if rows else None,
-                     frozenset(op_types), half[0])
+    return OnnxFacts(ir_version, opsets, producer, frozenset(domains), tuple(external), graph.rows(graph.embeddings),
+                     frozenset(op_types), half[0], graph.rows(graph.positions))
+
+
+class _Tables:
+    """Embedding tables seen while scanning a graph: which tensors are looked up, and initializers' first sizes."""
+
+    def __init__(self) -> None:
+        self.embeddings: list[str] = []  # tensors a Gather indexes with input_ids
+        self.positions: list[str] = []  # position tables
+        self.first_dims: dict[str, int] = {}  # 2-D initializer name -> its first dimension
+        self.dequantized: dict[str, str] = {}  # DequantizeLinear output -> its quantized input (static int8)
+
+    def source(self, name: str) -> str:
+        for _ in range(4):
+            name = self.dequantized.get(name, name)
+        return name
+
+    def rows(self, tensors: list[str]) -> int | None:
+        rows = [self.first_dims[t] for t in map(self.source, tensors) if self.first_dims.get(t)]
+        return min(rows) if rows else None
 
 
 def _scan_graph(buf: memoryview, start: int, end: int, domains: set[str], external: list[tuple[str, str]],
-                gathered: list[str], first_dims: dict[str, int], op_types: set[str], half: list[int]) -> None:
+                graph: _Tables, op_types: set[str], half: list[int]) -> None:
     for number, wire, a, b in _fields(buf, start, end):
         if wire != 2:
             continue
         if number == _GRAPH_NODE:
-            op_type, inputs, axis = "", [], 0
+            op_type, inputs, outputs, axis = "", [], [], 0
             for n, w, x, y in _fields(buf, a, b):
                 if n == _NODE_DOMAIN and w == 2:
                     domains.add(_text(buf, x, y))
@@ -180,18 +201,35 @@ def _scan_graph(buf: memoryview, start: int, end: int, domains: set[str], extern
                     op_type = _text(buf, x, y)
                 elif n == _NODE_INPUT and w == 2:
                     inputs.append(_text(buf, x, y))
+                elif n == _NODE_OUTPUT and w == 2:
+                    outputs.append(_text(buf, x, y))
                 elif n == _NODE_ATTRIBUTE and w == 2:
                     attr = {k: (kx, ky) for k, kw, kx, ky in _fields(buf, x, y) if kw in (0, 2)}
                     if _ATTR_NAME in attr and _text(buf, *attr[_ATTR_NAME]) == "axis":
                         axis = attr.get(_ATTR_INT, (0, 0))[0]
             op_types.add(op_type)
-            if op_type == "Gather" and axis == 0 and len(inputs) == 2 and inputs[1] == "input_ids":
-                gathered.append(inputs[0])
+            if op_type == "Gather" and axis == 0 and len(inputs) == 2:
+                if inputs[1] == "input_ids":
+                    graph.embeddings.append(inputs[0])
+                elif "position" in inputs[0].lower():
+                    graph.positions.append(inputs[0])
+            elif op_type == "DequantizeLinear" and inputs and outputs:
+                graph.dequantized[outputs[0]] = inputs[0]
+                if "position" in inputs[0].lower():  # a QDQ graph gathers from the dequantized table's output
+                    graph.positions.append(outputs[0])
+            elif op_type == "EmbedLayerNormalization" and len(inputs) > 3:  # ORT's fused BERT embeddings
+                graph.embeddings.append(inputs[2])
+                graph.positions.append(inputs[3])
         elif number == _GRAPH_INITIALIZER:
-            name, location, is_external, first_dim = "", "", False, None
+            name, location, is_external, dims = "", "", False, []
             for n, w, x, y in _fields(buf, a, b):
-                if n == _TENSOR_DIMS and first_dim is None:
-                    first_dim = x if w == 0 else _varint(buf, x, y)[0] if w == 2 and y > x else None
+                if n == _TENSOR_DIMS and w == 0:
+                    dims.append(x)
+                elif n == _TENSOR_DIMS and w == 2:
+                    pos = x
+                    while pos < y:
+                        dim, pos = _varint(buf, pos, y)
+                        dims.append(dim)
                 elif n == _TENSOR_DATA_TYPE and w == 0 and x in (_FLOAT16, _BFLOAT16):
                     half[0] += 1
                 elif n == _TENSOR_NAME and w == 2:
@@ -209,8 +247,8 @@ def _scan_graph(buf: memoryview, start: int, end: int, domains: set[str], extern
                         location = value
             if is_external or location:
                 external.append((name, location))
-            if first_dim is not None:
-                first_dims[name] = first_dim
+            if len(dims) == 2:  # a lookup table is [rows, width]; a [1, 512] id buffer is not one
+                graph.first_dims[name] = dims[0]
 
 
 def check_external_data(model_path: Path, facts: OnnxFacts) -> None:

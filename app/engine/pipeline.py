@@ -26,11 +26,11 @@ import numpy as np
 
 from .batching import BatchPolicy, MicroBatcher, plan_batches
 from .bundle import ModelBundle
-from .card import DYNAMIC_QUANT_NOTE, ModelCard, file_sha256
+from .card import DYNAMIC_QUANT_NOTE, ModelCard, file_sha256, single_logit_note
 from .encoding import EncodedTexts, TextEncoder, pad_batch
 from .errors import InferenceError, ModelError, SieveError
 from .io import SourceRow, rows_from_texts
-from .scoring import FAILED, NOT_SCORED, Prediction, predictions, probabilities
+from .scoring import FAILED, NOT_SCORED, Prediction, non_finite_message, predictions, probabilities
 from .session import ModelSession, SessionConfig
 from .stats import StatsRecorder
 
@@ -125,8 +125,16 @@ class Classifier:
         """Load a model folder (or ``.onnx`` file with its siblings). Raises :class:`ModelError` with a sentence."""
         bundle = path if isinstance(path, ModelBundle) else ModelBundle.from_path(path)
         session = ModelSession.load(bundle, SessionConfig(provider, threads, graph_optimization))
+        positions = session.max_positions
+        if positions and max_length and max_length > positions:
+            raise ModelError(
+                f"--max-length {max_length} is longer than {bundle.name} reads: its position table holds "
+                f"{positions} tokens",
+                f"Lower --max-length to {positions} or less",
+            )
+        limits = [n for n in (session.fixed_length, positions) if n]
         encoder = TextEncoder.from_file(
-            bundle.tokenizer_path, max_length=max_length, model_max_length=session.fixed_length
+            bundle.tokenizer_path, max_length=max_length, model_max_length=min(limits) if limits else None
         )
         rows = session.facts.embedding_rows
         if rows and encoder.vocab_size > rows:  # on CUDA such ids would silently read zeros, not fail
@@ -175,6 +183,13 @@ class Classifier:
         notes = []
         if s.facts.dynamic_quantization:
             notes.append(DYNAMIC_QUANT_NOTE)
+        if s.head == "binary":
+            notes.append(single_logit_note(*self.labels))
+        positions = s.max_positions
+        if positions and self.encoder.requested_length > self.encoder.max_length == positions:
+            notes.append(f"The model's position table holds {positions} tokens, fewer than the "
+                         f"{self.encoder.requested_length} the tokenizer's setting (or Sieve's default) asks for, so "
+                         f"Sieve truncates texts at {positions} tokens")
         self._card = ModelCard(
             name=self.bundle.name,
             path=str(self.bundle.model_path),
@@ -202,14 +217,17 @@ class Classifier:
         return self._card
 
     # ------------------------------------------------------------------ small lists
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        """Score a list of texts synchronously; one :class:`Prediction` per text, in order."""
+    def predict(self, texts: Sequence[str] | str) -> list[Prediction]:
+        """Score a list of texts synchronously; one :class:`Prediction` per text, in order.
+
+        A single string is one text (``predict("hello")`` returns a list of one prediction).
+        """
         chunk = self.score(texts)
         return predictions([r.text for r in chunk.rows], self.labels, chunk.probs, chunk.label_idx,
                            chunk.truncated, chunk.errors)
 
-    def score(self, texts: Sequence[str], *, queue_ms: float = 0.0) -> ScoredChunk:
-        """Score texts on the calling thread and return result arrays in input order."""
+    def score(self, texts: Sequence[str] | str, *, queue_ms: float = 0.0) -> ScoredChunk:
+        """Score texts on the calling thread and return result arrays in input order (a string is one text)."""
         rows = list(rows_from_texts(texts))
         window = self._encode_window(0, rows, queue_ms=queue_ms)
         return self._run_window(window, None, None, [0, 0])
@@ -366,14 +384,18 @@ class Classifier:
                 errors[p] = message
             return False
         t1 = time.perf_counter()
-        p = probabilities(logits, self.multi_label)
-        probs[positions] = p
-        label_idx[positions] = p.argmax(axis=1)
+        finite = np.isfinite(logits).all(axis=1)
+        p = probabilities(logits[finite], self.multi_label)
+        probs[positions[finite]] = p
+        label_idx[positions[finite]] = p.argmax(axis=1)
+        for row, pos in zip(np.flatnonzero(~finite).tolist(), positions[~finite].tolist(), strict=True):
+            label_idx[pos] = FAILED  # NaN or inf: no probability can be trusted, nor a label drawn from it
+            errors[pos] = non_finite_message(logits[row])
         t2 = time.perf_counter()
         self.stats.add(rows=len(positions), padded_len=prepared.padded_len, real_tokens=prepared.real_tokens,
                        queue_ms=prepared.queue_ms, encode_ms=prepared.encode_ms, infer_ms=(t1 - t0) * 1000.0,
                        post_ms=(t2 - t1) * 1000.0, started=started)
-        return True
+        return bool(finite.any())
 
     # ------------------------------------------------------------------ out-of-memory recovery
     def _infer(self, feeds: dict[str, np.ndarray], rows: int) -> np.ndarray:

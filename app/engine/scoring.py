@@ -1,4 +1,8 @@
-"""From logits to probabilities and labels: softmax for single-label models, sigmoid for multi-label ones."""
+"""From logits to probabilities and labels: softmax for single-label models, sigmoid for multi-label ones.
+
+A single-label model with one logit per text (the usual binary export) is a binary classifier: its two
+probabilities are ``1 - sigmoid(x)`` and ``sigmoid(x)``.
+"""
 
 from __future__ import annotations
 
@@ -25,9 +29,23 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
 
 
 def probabilities(logits: np.ndarray, multi_label: bool) -> np.ndarray:
-    """``[batch, labels]`` float32 probabilities from logits (copied; the input is left alone)."""
+    """``[batch, labels]`` float32 probabilities from finite logits (copied; the input is left alone).
+
+    ``[batch, 1]`` logits of a single-label model give ``[batch, 2]``: the first label's probability, then the
+    second's (the one the logit speaks for).
+    """
     logits = np.array(logits, dtype=np.float32, copy=True)
-    return sigmoid(logits) if multi_label else softmax(logits)
+    if multi_label:
+        return sigmoid(logits)
+    if logits.shape[1] == 1:  # sigmoid(-x) rather than 1 - sigmoid(x): no cancellation for large x
+        return np.concatenate([sigmoid(-logits), sigmoid(logits)], axis=1)
+    return softmax(logits)
+
+
+def non_finite_message(logits: np.ndarray) -> str:
+    """Why a row whose logits are not all finite has no label."""
+    what = "NaN" if np.isnan(logits).any() else "infinite"
+    return f"The model returned {what} scores for this text, so it has no label; the model or its export is broken for such input"
 
 
 @dataclass(frozen=True)

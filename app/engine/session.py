@@ -37,6 +37,12 @@ _ORT_DTYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
 _FLOAT_TYPES = {"tensor(float)", "tensor(float16)", "tensor(double)", "tensor(bfloat16)"}
 # An unlabelled 2-D output this wide is a hidden state (embedding), not class logits.
 _EMBEDDING_WIDTH = 128
+# Model families whose position ids start after the padding id (RoBERTa: pad_token_id + 1), so the table holds that
+# many rows more than the tokens a text may have.
+_OFFSET_POSITIONS = frozenset({"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "longformer", "data2vec-text",
+                               "roberta-prelayernorm", "xmod", "bertweet"})
+# How the logits become probabilities: softmax (single label), sigmoid (multi-label), binary (one logit per text).
+HEADS = ("softmax", "sigmoid", "binary")
 _log_lock = threading.Lock()
 
 
@@ -107,6 +113,7 @@ class ModelSession:
     providers: ProviderReport
     facts: OnnxFacts = field(default_factory=OnnxFacts)
     _output_names: list[str] = field(default_factory=list, repr=False)
+    head: str = "softmax"  # one of HEADS
 
     @classmethod
     def load(cls, bundle: ModelBundle, config: SessionConfig | None = None) -> ModelSession:
@@ -136,7 +143,8 @@ class ModelSession:
         inputs = _resolve_inputs(session)
         logits_name, width = _resolve_logits(session, bundle)
         labels = _resolve_labels(bundle, width)
-        return cls(bundle, config, session, inputs, logits_name, width, labels, report, facts, [logits_name])
+        head = "sigmoid" if bundle.multi_label else "binary" if width == 1 else "softmax"
+        return cls(bundle, config, session, inputs, logits_name, width, labels, report, facts, [logits_name], head)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -157,6 +165,17 @@ class ModelSession:
         sizes = [s.fixed_batch for s in self.inputs if s.fixed_batch]
         return min(sizes) if sizes else None
 
+    @property
+    def max_positions(self) -> int | None:
+        """The most tokens a text may have, from the position table in the graph; ``None`` when none was found."""
+        rows = self.facts.position_rows
+        if not rows:
+            return None
+        cfg = self.bundle.config
+        pad = cfg.get("pad_token_id")
+        offset = (pad if isinstance(pad, int) else 1) + 1 if cfg.get("model_type") in _OFFSET_POSITIONS else 0
+        return rows - offset if rows - offset >= 2 else rows
+
     def describe_io(self) -> dict:
         """Inputs and outputs as ONNX Runtime sees them (names, element types, shapes)."""
         return {
@@ -170,14 +189,14 @@ class ModelSession:
         try:
             (logits,) = self.session.run(self._output_names, dict(feeds))
         except Exception as exc:
-            raise explain_run_error(exc, feeds) from exc
+            raise explain_run_error(exc, feeds, self.facts, self.bundle.config) from exc
         logits = np.asarray(logits)
         if logits.ndim != 2:
             raise ModelError(
                 f"Output {self.logits_name!r} came back with shape {list(logits.shape)}, not [batch, labels]",
                 "Export the classification head's logits as the model output",
             )
-        if self.labels and logits.shape[1] != len(self.labels):
+        if self.labels and logits.shape[1] != (1 if self.head == "binary" else len(self.labels)):
             raise ModelError(
                 f"The model gives {logits.shape[1]} scores per text but the bundle names {len(self.labels)} labels",
                 "Make id2label in config.json (or labels.txt) match the classifier head",
@@ -332,7 +351,8 @@ def _resolve_logits(session: ort.InferenceSession, bundle: ModelBundle) -> tuple
             f"names no labels, which is what a sentence-embedding model looks like ({_io_summary(session)})",
             "Choose a classifier, or add config.json with id2label (or labels.txt) if this really is one",
         )
-    if width and bundle.labels and width != len(bundle.labels):
+    binary = width == 1 and not bundle.multi_label and len(bundle.labels) <= 2  # one logit read as binary
+    if width and bundle.labels and width != len(bundle.labels) and not binary:
         raise ModelError(
             f"The model gives {width} scores per text but {bundle.config_path or 'labels.txt'} names "
             f"{len(bundle.labels)} labels ({', '.join(bundle.labels)})",
@@ -342,6 +362,8 @@ def _resolve_logits(session: ort.InferenceSession, bundle: ModelBundle) -> tuple
 
 
 def _resolve_labels(bundle: ModelBundle, width: int | None) -> tuple[str, ...]:
+    if width == 1 and not bundle.multi_label:  # a binary classifier exported with one logit: two labels
+        return bundle.labels if len(bundle.labels) == 2 else ("LABEL_0", "LABEL_1")
     if bundle.labels:
         return bundle.labels
     if width:
@@ -394,12 +416,28 @@ def explain_load_error(exc: Exception, path: Path) -> ModelError:
     )
 
 
-def explain_run_error(exc: Exception, feeds: Mapping[str, np.ndarray]) -> InferenceError:
+def explain_run_error(exc: Exception, feeds: Mapping[str, np.ndarray], facts: OnnxFacts | None = None,
+                      config: Mapping | None = None) -> InferenceError:
     """Turn a failure inside ``session.run`` into a sentence about the batch."""
     text = str(exc)
     shape = next(iter(feeds.values())).shape if feeds else ()
+    width = shape[1] if len(shape) > 1 else 0
+    trained = (config or {}).get("max_position_embeddings")
+    hint = (f"Lower --max-length to {trained}, the length it was trained for" if isinstance(trained, int)
+            else "Lower --max-length (most models read at most 512 tokens)")
+    too_long = InferenceError(
+        f"The model cannot read texts of {width} tokens: that is longer than its position table", hint)
+    lowered = text.lower()
+    # Sieve feeds well-formed [batch, sequence] inputs, so a shape that does not fit is the sequence length: BERT
+    # exports slice a [1, max_positions] buffer and then expand or add it to the batch's length.
+    if "invalid expand shape" in lowered or "broadcast" in lowered:
+        return InferenceError(f"The model cannot read texts of {width} tokens: its position table is shorter "
+                              f"({_first_line(text)[:120]})", hint)
     if "out of bounds" in text or "out of range" in text or "indices element" in text.lower():
         max_id = int(feeds["input_ids"].max()) if "input_ids" in feeds else None
+        rows = facts.embedding_rows if facts else None
+        if rows and max_id is not None and max_id < rows:  # every id fits the vocabulary: the positions did not
+            return too_long
         return InferenceError(
             f"The model rejected token id {max_id}: the tokenizer's vocabulary is larger than the model's "
             "embedding table, so tokenizer.json does not belong to this model",

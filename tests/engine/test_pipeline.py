@@ -87,6 +87,13 @@ def test_result_does_not_depend_on_batch_neighbours(shared_bundle):
     np.testing.assert_allclose(alone, together, atol=1e-6)
 
 
+def test_a_single_string_is_one_text(shared_bundle):
+    clf = Classifier.load(shared_bundle[0])
+    (one,) = clf.predict("i love this")  # not five predictions for "h", "e", "l", "l", "o"
+    assert one.text == "i love this" and one.scores == clf.predict(["i love this"])[0].scores
+    assert len(clf.score("awful")) == 1
+
+
 def test_predict_labels_come_from_config(shared_bundle):
     root, weights, tok = shared_bundle
     preds = Classifier.load(root).predict(["i love this movie", "awful"])

@@ -195,6 +195,20 @@ def _label_count(tmp: Path) -> Setup:
     return Setup(model=root)
 
 
+def _duplicate_labels(tmp: Path) -> Setup:
+    root = _bundle(tmp)  # 3 logits
+    (root / "config.json").write_text(json.dumps({"id2label": {"0": "negative", "1": "positive", "2": "positive"}}))
+    return Setup(model=root)
+
+
+def _deeply_nested_config(tmp: Path) -> Setup:
+    """A config.json nested deeper than Python's parser recurses (RecursionError, not JSONDecodeError)."""
+    root = _bundle(tmp)
+    depth = 100_000
+    (root / "config.json").write_text('{"id2label": {"0": "a"}, "x": ' + "[" * depth + "]" * depth + "}")
+    return Setup(model=root)
+
+
 def _pytorch_checkpoint(tmp: Path) -> Setup:
     """A HuggingFace checkpoint folder (not exported): config.json and a pickle that would run code if loaded."""
     root = tmp / "model"
@@ -285,6 +299,16 @@ def _mixed_folder(tmp: Path) -> Setup:
     return Setup(inputs=(folder,))
 
 
+def _same_names_folder(tmp: Path) -> Setup:
+    """notes.txt and notes.csv would both be notes.scored.csv; old.scored.csv is an earlier output."""
+    folder = tmp / "inbox"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("i love this\nawful\n", encoding="utf-8")
+    (folder / "notes.csv").write_text("id,text\n1,great movie\n", encoding="utf-8")
+    (folder / "old.scored.csv").write_text("text,label\nthe weather today,neutral\n", encoding="utf-8")
+    return Setup(inputs=(folder,))
+
+
 def _empty_folder(tmp: Path) -> Setup:
     folder = tmp / "inbox"
     folder.mkdir()
@@ -330,6 +354,10 @@ MODEL_CASES = [
     Case("config-label-count", "config.json names 2 labels, the logits are 3 wide", _label_count,
          Refusal(ModelError, ("gives 3 scores per text", "names 2 labels (negative, positive)"),
                  "one label per output column")),
+    Case("config-duplicate-labels", "config.json names one label twice (positive for ids 1 and 2)", _duplicate_labels,
+         Refusal(ModelError, ("names the label 'positive' more than once (ids 1, 2)",), "Give every label its own name")),
+    Case("config-deeply-nested", "config.json nested 100,000 levels deep", _deeply_nested_config,
+         Refusal(ModelError, ("config.json nests JSON values too deeply to be read",), "Fix or remove config.json")),
     Case("model-pytorch-checkpoint", "a PyTorch checkpoint folder (pickle weights, no .onnx)", _pytorch_checkpoint,
          Refusal(ModelError, ("No .onnx file",), "sieve export")),
     *(Case(f"external-data-{how}", f"external weights outside the model's folder ({what})",
@@ -378,6 +406,8 @@ INPUT_CASES = [
          _file("bad.jsonl", '{"text": "great movie"}\n{broken\n{"body": "x"}\n[1, 2]\n{"text": "awful"}\n'),
          Result(rows=5, failed=(1, 2, 3), reported=(
              "3 rows could not be read and are marked failed in the output (line 2, 3, 4)",))),
+    Case("input-cr-line-endings", "a .txt with old Mac line endings (a lone CR ends each line)",
+         _file("mac.txt", "i love this\rawful\rthe weather today\r"), Result(rows=3)),
     Case("input-binary", "a PNG renamed to .txt", _file("photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
          Refusal(InputError, ("photo.txt looks like a binary file",), "Choose a .txt, .csv, .tsv or .jsonl file")),
     Case("input-utf16", "a UTF-16 text file", _file("u16.txt", "hello\nworld\n".encode("utf-16")),
@@ -388,6 +418,10 @@ INPUT_CASES = [
          _mixed_folder,
          Result(rows=4, reported=("skipped notes.md", "skipped photo.png"),
                 outputs=("a.scored.csv", "b.scored.csv", "c.scored.jsonl"))),
+    Case("folder-same-names", "a folder with notes.txt, notes.csv and an earlier output old.scored.csv",
+         _same_names_folder,
+         Result(rows=3, reported=("skipped old.scored.csv: an earlier Sieve output",),
+                outputs=("notes.csv.scored.csv", "notes.txt.scored.csv"))),
     Case("folder-nothing-readable", "a folder with no readable files", _empty_folder,
          Refusal(InputError, ("holds no .txt, .csv, .tsv or .jsonl files",), "Choose a folder with such files")),
 ]
