@@ -1,7 +1,17 @@
-"""``python -m app`` is the ``sieve`` command."""
+"""``python -m app`` is the ``sieve`` command (the console script and the desktop bundle call :func:`run` too)."""
 
-import sys
+from app import _exit_quietly_on_ctrl_c
 
-from app.cli import main
+_exit_quietly_on_ctrl_c()  # again, for entry points app/__init__.py does not recognise
 
-sys.exit(main())
+
+def run() -> int:
+    from app.cli import main
+
+    return main()
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(run())

@@ -2,7 +2,7 @@
 
 import sys
 
-from app.cli import main
+from app.__main__ import run  # first: a Ctrl+C while the rest imports exits quietly
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

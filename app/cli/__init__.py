@@ -1,15 +1,20 @@
 """The ``sieve`` command: no subcommand opens the desktop app; ``score``, ``info``, ``bench``, ``export`` run headless.
 
-Exit codes: 0 success, 2 bad input (one sentence on stderr, no traceback), 1 internal error, 130 interrupted.
+Exit codes: 0 success, 2 bad input or a machine problem such as a full disk (one sentence on stderr, no traceback),
+1 internal error, 130 interrupted (Ctrl+C).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -50,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sieve",
         description="Score texts with an ONNX text classifier. With no command, opens the desktop app.",
-        epilog="Run 'sieve COMMAND --help' for a command's options. Exit codes: 0 ok, 2 bad input, 1 internal error.",
+        epilog="Run 'sieve COMMAND --help' for a command's options. Exit codes: 0 ok; 2 bad input, or a machine "
+               "problem such as a read-only folder or a full disk (one sentence on stderr); 1 internal error; "
+               "130 interrupted (Ctrl+C).",
     )
     parser.add_argument("--version", action="version", version=f"sieve {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
@@ -63,13 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="score files of texts", description=(
         "Score .txt (one text per line), .csv/.tsv (a text column) or .jsonl (a text field) files. Writes the "
         "input's fields plus label, confidence, one score column per label, truncated and error, in input order."))
-    score.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders to score")
+    score.add_argument("inputs", nargs="+", metavar="INPUT",
+                       help="files or folders to score ('-': texts from standard input, one per line); a folder's "
+                            "earlier outputs (*.scored.*) are skipped")
     score.add_argument("-o", "--output", metavar="OUT",
                        help="output file (.csv, .tsv or .jsonl), '-' for stdout, or a folder for several inputs; "
-                            "default: INPUT.scored.csv (or .jsonl for .jsonl input) beside each input")
+                            "default: INPUT.scored.csv (or .jsonl for .jsonl input) beside each input, "
+                            "NAME.EXT.scored.csv when two inputs would share a name; stdout for '-' input")
     score.add_argument("--column", metavar="NAME", help="CSV/TSV text column (name or 0-based index); default: 'text'")
     score.add_argument("--field", metavar="NAME", help="JSONL text field (default: text)")
-    score.add_argument("--format", choices=("csv", "tsv", "jsonl"), help="output format when writing to stdout or a folder")
+    score.add_argument("--format", choices=("csv", "tsv", "jsonl"),
+                       help="output format when writing to stdout or a folder (an output file's name decides its own)")
     _model_options(score)
     score.add_argument("--batch-size", type=_positive, default=32, metavar="N", help="max texts per batch (default: %(default)s)")
     score.add_argument("--max-tokens", type=_positive, default=8192, metavar="N",
@@ -113,12 +124,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ---------------------------------------------------------------------- main
 def main(argv: Sequence[str] | None = None) -> int:
+    _cover_closed_standard_streams()
+    try:
+        return _main(argv)
+    finally:
+        _settle_stdout()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="sieve: %(levelname)s: %(message)s")
     handlers = {"score": cmd_score, "info": cmd_info, "bench": cmd_bench, "export": cmd_export}
     try:
+        if threading.current_thread() is threading.main_thread():  # from here on, Ctrl+C is a KeyboardInterrupt
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         if args.command is None:
             from ..ui import run_gui
 
@@ -136,12 +157,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # e.g. `sieve score … -o - | head`
         return EXIT_OK
     except Exception as exc:
+        if isinstance(exc, OSError) and exc.errno in _MACHINE_ERRORS:
+            if args.debug:
+                log.exception("operating-system error")
+            where = f" ({exc.filename})" if exc.filename else ""
+            print(f"sieve: the system refused a file operation: {exc.strerror}{where}. Check the disk and the "
+                  "folder's permissions, then run again.", file=sys.stderr)
+            return EXIT_BAD_INPUT
         if args.debug:
             log.exception("internal error")
         else:
             print(f"sieve: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
                   file=sys.stderr)
         return EXIT_INTERNAL
+
+
+# Failures of the machine, not of Sieve: a sentence and exit 2 (outputs already say more, see engine.io).
+_MACHINE_ERRORS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS, errno.EACCES, errno.EPERM,
+                   errno.EIO, errno.EFBIG, errno.EMFILE, errno.ENFILE}
+
+
+def _cover_closed_standard_streams() -> None:
+    """Put the null device on a closed stdin/stdout/stderr descriptor.
+
+    Otherwise the next file Sieve opens would get that number, and anything printed (by Sieve or a library) would
+    land in it. ``sys.stdout`` stays ``None``, so ``-o -`` still reports that standard output is closed.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
+def _settle_stdout() -> None:
+    """Flush stdout now; if it cannot take the data (``> /dev/full``), drop it, so exit prints no second error."""
+    if sys.stdout is None:
+        return
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _load(args: argparse.Namespace, **kwargs):  # noqa: ANN202 - returns a Classifier

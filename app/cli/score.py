@@ -1,41 +1,53 @@
-"""``sieve score``: stream files through the classifier into CSV/JSONL, with progress, summary and resume."""
+"""``sieve score``: stream files through the classifier into CSV/JSONL, with progress, summary and resume.
+
+The pieces, in the order a run uses them (each usable on its own):
+
+- :func:`open_sources` — expand folders, open every input (or standard input) before any work;
+- :func:`app.engine.outputs.plan_targets` — decide every output path, refusing clashes;
+- :class:`app.engine.outputs.OutputLock` — one run per output at a time;
+- :func:`score_target` — one input into one output, through :class:`Checkpoint` for ``--resume``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
 from tqdm import tqdm
 
+from .. import __version__
 from ..engine import FAILED, Classifier, InputError, ResultWriter, SieveError, TextSource, open_source
-from ..engine.io import atomic_path, expand_inputs, output_kind, partial_path, remove_stale_temps
+from ..engine.errors import OutputError
+from ..engine.io import (
+    OutputColumns,
+    atomic_path,
+    expand_inputs,
+    open_stdin,
+    partial_path,
+    remove_stale_temps,
+)
+from ..engine.outputs import OutputLock, Target, plan_targets
 
-DEFAULT_EXT = {"txt": "csv", "csv": "csv", "tsv": "tsv", "jsonl": "jsonl"}
-
-
-@dataclass
-class Target:
-    source: TextSource
-    path: Path | None  # None: standard output
-    kind: str
+STDIN = "-"
 
 
 def score_files(args: argparse.Namespace, clf: Classifier) -> int:
-    files, skipped = expand_inputs(args.inputs)
-    errors = "strict" if args.strict_decoding else "replace"
-    # Open every input first, so a wrong column in the third file is reported before an hour of work.
-    sources = [open_source(f, column=args.column, field=args.field, encoding=args.encoding, errors=errors)
-               for f in files]
+    sources, skipped = open_sources(args)
+    targets = plan_targets(sources, args.output, args.format)
+    _check_stats_path(args, targets)
     for note in skipped:  # after the checks above, so a refused run prints its one sentence alone
         _say(args, f"skipped {note}")
-    targets = _plan_targets(sources, args)
     failed = 0
-    for target in targets:
-        failed += _score_one(target, clf, args)
+    with contextlib.ExitStack() as locks:  # every output locked before the first row, released when all are done
+        for target in targets:
+            if target.path is not None:
+                locks.enter_context(OutputLock(target.path))
+        for target in targets:
+            failed += score_target(target, clf, args)
     for notice in clf.notices:
         print(f"sieve: {notice}", file=sys.stderr)
     if not args.quiet:
@@ -46,43 +58,56 @@ def score_files(args: argparse.Namespace, clf: Classifier) -> int:
     return 0
 
 
-def _plan_targets(sources: list[TextSource], args: argparse.Namespace) -> list[Target]:
-    out = args.output
-    if out == "-":
-        if len(sources) > 1:
-            raise InputError("Several inputs cannot share standard output", "Give -o a folder, or score one file")
-        return [Target(sources[0], None, args.format or DEFAULT_EXT[sources[0].kind])]
-    targets = []
-    folder = Path(out) if out and (len(sources) > 1 or Path(out).is_dir() or out.endswith(("/", "\\"))) else None
-    if folder is not None and not folder.is_dir():
-        raise InputError(f"{folder} is not a folder", "Several inputs need -o to name an existing folder")
-    for src in sources:
-        kind = args.format or DEFAULT_EXT[src.kind]
-        name = f"{src.path.stem}.scored.{kind}"
-        path = folder / name if folder else Path(out) if out else src.path.with_name(name)
-        kind = output_kind(path)
-        if path.exists() and path.resolve() == src.path.resolve():
-            raise InputError(f"The output {path} is the input file", "Choose another output name with -o")
-        targets.append(Target(src, path, kind))
-    return targets
+def open_sources(args: argparse.Namespace) -> tuple[list[TextSource], list[str]]:
+    """Every input opened and checked (column, encoding) before any work, plus notes on skipped folder entries."""
+    errors = "strict" if args.strict_decoding else "replace"
+    if STDIN in args.inputs:
+        if len(args.inputs) > 1:
+            raise InputError("Standard input (-) can only be scored on its own", "Score the files in another run")
+        if args.resume:
+            raise InputError("--resume needs an input file: standard input cannot be read a second time",
+                             "Run without --resume")
+        return [open_stdin(encoding=args.encoding, errors=errors)], []
+    files, skipped = expand_inputs(args.inputs)
+    # Open every input first, so a wrong column in the third file is reported before an hour of work.
+    sources = [open_source(f, column=args.column, field=args.field, encoding=args.encoding, errors=errors)
+               for f in files]
+    return sources, skipped
 
 
-def _score_one(target: Target, clf: Classifier, args: argparse.Namespace) -> int:
+def _check_stats_path(args: argparse.Namespace, targets: list[Target]) -> None:
+    if not args.stats:
+        return
+    stats = Path(args.stats).resolve()
+    taken = {t.source.path.resolve() for t in targets if t.source.stream is None}
+    taken |= {t.path.resolve() for t in targets if t.path is not None}
+    if stats in taken:
+        raise InputError(f"--stats {args.stats} names an input or output of this run", "Choose another file for --stats")
+
+
+def score_target(target: Target, clf: Classifier, args: argparse.Namespace) -> int:
+    """Score one input into its output; return how many rows failed."""
     src = target.source
     rows = iter(src)
     done = 0
+    columns = OutputColumns(tuple(clf.labels), tuple(src.columns))
+    checkpoint = None
     if target.path is None:
-        writer = ResultWriter(None, clf.labels, src.columns, source_kind=src.kind, stream=sys.stdout, kind=target.kind)
-        checkpoint = None
+        if sys.stdout is None:
+            raise OutputError("Standard output is closed", "Redirect it to a file, or name an output file with -o")
+        writer = ResultWriter(None, clf.labels, columns.input_columns, source_kind=src.kind, stream=sys.stdout,
+                              kind=target.kind)
+    elif src.stream is not None:  # standard input cannot be read again, so there is nothing to resume from
+        writer = ResultWriter(target.path, clf.labels, columns.input_columns, source_kind=src.kind, kind=target.kind)
     else:
         partial = partial_path(target.path)
-        checkpoint = Checkpoint(partial, src, clf)
+        checkpoint = Checkpoint(partial, run_identity(target, clf, columns))
         done = checkpoint.resume_from() if args.resume else checkpoint.start_fresh(lambda m: _say(args, m))
         rows = islice(rows, done, None)
-        writer = ResultWriter(target.path, clf.labels, src.columns, source_kind=src.kind, partial=partial,
+        writer = ResultWriter(target.path, clf.labels, columns.input_columns, source_kind=src.kind, partial=partial,
                               append=done > 0, kind=target.kind)
     failed = 0
-    bar = tqdm(total=src.estimate_rows(), initial=done, unit=" texts", desc=src.name, file=sys.stderr,
+    bar = tqdm(total=src.estimate_rows() or None, initial=done, unit=" texts", desc=src.name, file=sys.stderr,
                disable=True if args.quiet else None, dynamic_ncols=True, leave=False)
     try:
         with writer:
@@ -94,14 +119,10 @@ def _score_one(target: Target, clf: Classifier, args: argparse.Namespace) -> int
                     checkpoint.save(done, writer.flush())
     except (KeyboardInterrupt, SieveError) as exc:
         bar.close()
-        if checkpoint is not None and not done:
-            checkpoint.clear()  # nothing finished: leave no empty partial file behind
-        if target.path is not None and done:
-            kept = f"{done} rows are kept in {partial_path(target.path).name}; rerun with --resume to continue"
-            if isinstance(exc, SieveError):
-                raise type(exc)(exc.message, f"{exc.hint + '. ' if exc.hint else ''}{kept}") from exc
-            print(f"sieve: interrupted: {kept}", file=sys.stderr)
-        raise
+        replacement = _stopped(exc, target, checkpoint, done)
+        if replacement is exc:
+            raise
+        raise replacement from exc
     bar.close()
     if checkpoint is not None:
         checkpoint.clear()
@@ -114,21 +135,72 @@ def _score_one(target: Target, clf: Classifier, args: argparse.Namespace) -> int
     return failed
 
 
-class Checkpoint:
-    """A sidecar next to the partial output: how many rows and bytes are final, and which input they came from."""
+def _stopped(exc: BaseException, target: Target, checkpoint: Checkpoint | None, done: int) -> BaseException:
+    """What a run that stops early leaves and says: finished rows are kept for --resume, unless the disk is full."""
+    disk_full = isinstance(exc, OutputError) and exc.disk_full
+    if checkpoint is not None and (not done or disk_full):
+        checkpoint.clear()  # nothing finished, or no room for it: leave no partial file behind
+    if disk_full and target.path is not None:
+        removed = f"the unfinished output ({done} rows) was removed" if done else "nothing was written"
+        return OutputError(exc.message, f"{exc.hint}; {removed}", disk_full=True)
+    if checkpoint is None or not done:
+        return exc
+    kept = f"{done} rows are kept in {checkpoint.partial.name}; rerun with --resume to continue"
+    if isinstance(exc, SieveError):
+        return type(exc)(exc.message, f"{exc.hint + '. ' if exc.hint else ''}{kept}")
+    print(f"sieve: interrupted: {kept}", file=sys.stderr)
+    return exc
 
-    def __init__(self, partial: Path, source: TextSource, clf: Classifier) -> None:
+
+def run_identity(target: Target, clf: Classifier, columns: OutputColumns) -> dict:
+    """Everything that decides what the output's rows are: a partial written under any other value is not resumed.
+
+    The input (path, size, modification time, kind, column or field, encoding, what to do with bad bytes), the
+    output (format, the input fields it copies and the prefix of Sieve's own), the model (file, labels, head,
+    truncation, the device: CPU and CUDA differ in the last digits) and Sieve's version. Batching is included only
+    for a model whose scores depend on batch-mates (dynamic quantization).
+    """
+    src = target.source
+    stat = src.path.stat()
+    model = clf.bundle.model_path.stat()
+    column = None
+    if src.kind in ("csv", "tsv") and src.column_index is not None and src.header:
+        column = [src.column_index, src.header[src.column_index]]
+    identity = {
+        "input": str(src.path.resolve()), "input_bytes": stat.st_size, "input_mtime_ns": stat.st_mtime_ns,
+        "input_kind": src.kind, "column": column, "field": src.field if src.kind == "jsonl" else None,
+        "encoding": src.encoding, "decoding_errors": src.errors,
+        "output_kind": target.kind, "output_fields": [columns.prefix, *columns.input_columns],
+        "model": str(clf.bundle.model_path.resolve()), "model_bytes": model.st_size,
+        "model_mtime_ns": model.st_mtime_ns, "labels": list(clf.labels), "head": clf.session.head,
+        "max_length": clf.encoder.max_length, "max_chars": clf.encoder.max_chars,
+        "device": clf.session.providers.device, "sieve": __version__,
+    }
+    if clf.session.facts.dynamic_quantization:
+        policy = clf.policy
+        identity["batching"] = [policy.max_batch, policy.max_tokens, policy.window]
+    return identity
+
+
+# What each identity entry is called in the refusal, so the user knows which option to put back.
+_IDENTITY_WORDS = {
+    "sieve": "Sieve version", "input": "input file", "input_bytes": "input file (it changed since)",
+    "input_mtime_ns": "input file (it changed since)", "input_kind": "input file", "column": "--column",
+    "field": "--field", "encoding": "--encoding", "decoding_errors": "--strict-decoding",
+    "output_kind": "output format", "output_fields": "set of input fields", "model": "model",
+    "model_bytes": "model", "model_mtime_ns": "model", "labels": "model (labels)", "head": "model",
+    "max_length": "--max-length", "max_chars": "--max-length", "device": "device (--provider)",
+    "batching": "--batch-size, --max-tokens or --window (this model's scores depend on its batch)",
+}
+
+
+class Checkpoint:
+    """A sidecar next to the partial output: how many rows and bytes are final, and the run's identity."""
+
+    def __init__(self, partial: Path, identity: dict) -> None:
         self.partial = partial
         self.path = partial.with_name(partial.name + ".json")
-        stat = source.path.stat()
-        model = clf.bundle.model_path.stat()
-        # Everything that changes what a row's output would be: the input, its column, the model file, the labels
-        # and the truncation length. A partial written under any other setting is refused, not silently extended.
-        self.identity = {"input": str(source.path.resolve()), "input_bytes": stat.st_size,
-                         "input_mtime_ns": stat.st_mtime_ns, "column": source.column_index,
-                         "model": str(clf.bundle.model_path.resolve()), "model_bytes": model.st_size,
-                         "model_mtime_ns": model.st_mtime_ns, "max_length": clf.encoder.max_length,
-                         "labels": list(clf.labels)}
+        self.identity = identity
 
     def start_fresh(self, say) -> int:  # noqa: ANN001
         if self.partial.exists():
@@ -141,14 +213,17 @@ class Checkpoint:
             return self.start_fresh(lambda m: None)
         try:
             saved = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+            saved_identity = saved.get("identity") or {}
+        except (OSError, json.JSONDecodeError, AttributeError) as exc:
             raise InputError(f"The resume record {self.path.name} is unreadable ({exc})",
                              "Delete it and the .sieve-partial file, then run without --resume") from exc
-        if saved.get("identity") != self.identity:
-            raise InputError(
-                f"{self.partial.name} was written for a different input file, column, model or --max-length",
-                "Run without --resume to start over",
-            )
+        changed = [key for key in self.identity if saved_identity.get(key) != self.identity[key]]
+        changed += [key for key in saved_identity if key not in self.identity]
+        if changed:
+            names = list(dict.fromkeys(_IDENTITY_WORDS.get(key, key) for key in changed))
+            names = ", ".join(names[:4]) + (" and other settings" if len(names) > 4 else "")
+            raise InputError(f"{self.partial.name} was written with a different {names}",
+                             "Resume with the first run's options, or run without --resume to start over")
         with open(self.partial, "r+b") as fh:  # drop anything written after the last complete chunk
             fh.truncate(int(saved["bytes"]))
         return int(saved["rows"])

@@ -183,13 +183,14 @@ def test_resume_refuses_a_partial_from_another_model_or_length(shared_bundle, te
         resumed = [*base, "--model", str(root), "--max-length", "8"]
     capsys.readouterr()
     assert main([*resumed, "-o", str(out), "--resume"]) == 2
-    assert "different input file, column, model or --max-length" in capsys.readouterr().err
+    assert f"written with a different {'model' if change == 'model' else '--max-length'}" in capsys.readouterr().err
     assert partial.exists() and not out.exists()  # the finished rows are still there
 
 
 def test_help_and_version():
     result = sieve("--help")
     assert result.returncode == 0 and "score" in result.stdout and "bench" in result.stdout
+    assert "130 interrupted" in " ".join(result.stdout.split())  # every exit code is listed
     assert sieve("--version").stdout.startswith("sieve ")
 
 
@@ -205,3 +206,33 @@ def test_a_record_temp_left_by_a_kill_is_removed_when_the_run_completes(shared_b
     assert main(["score", str(path), "-o", str(out), "--model", str(root), "-q"]) == 0
     assert out.exists() and not stale.exists()
     assert unrelated.exists()  # another output's files are not ours to delete
+
+
+def test_score_reads_standard_input(shared_bundle, tmp_path):
+    root, _, _ = shared_bundle
+    data = "i love this\r\nawful\n\nthe weather today"
+    to_stdout = subprocess.run([sys.executable, "-m", "app", "score", "-", "--model", str(root), "-q"],
+                               input=data, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert to_stdout.returncode == 0, to_stdout.stderr
+    rows = list(csv.DictReader(io.StringIO(to_stdout.stdout, newline="")))
+    assert [r["text"] for r in rows] == ["i love this", "awful", "", "the weather today"]
+    expected = Classifier.load(root).predict(["i love this", "awful", "", "the weather today"])
+    assert [r["label"] for r in rows] == [p.label for p in expected]
+    out = tmp_path / "out.jsonl"
+    to_file = subprocess.run([sys.executable, "-m", "app", "score", "-", "-o", str(out), "--model", str(root)],
+                             input=data, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert to_file.returncode == 0, to_file.stderr
+    assert [json.loads(x)["label"] for x in out.read_text().splitlines()] == [p.label for p in expected]
+    assert f"wrote {out} (4 rows)" in to_file.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["-", "--resume", "-o", "out.csv"], "--resume needs an input file"),
+    (["-", "other.txt"], "Standard input (-) can only be scored on its own"),
+])
+def test_standard_input_refusals(shared_bundle, tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "other.txt").write_text("x\n")
+    assert main(["score", *args, "--model", str(shared_bundle[0])]) == 2
+    assert message in capsys.readouterr().err
