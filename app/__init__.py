@@ -10,6 +10,7 @@ def _exit_quietly_on_ctrl_c() -> None:
 
     ``app.cli.main`` hands Ctrl+C back to Python (``KeyboardInterrupt``) as soon as it can catch it.
     """
+    import contextlib
     import os
     import signal
 
@@ -17,10 +18,12 @@ def _exit_quietly_on_ctrl_c() -> None:
         os.write(2, b"sieve: interrupted\n")
         os._exit(130)
 
-    signal.signal(signal.SIGINT, interrupted)
+    with contextlib.suppress(ValueError):  # not the main thread: not the command starting
+        signal.signal(signal.SIGINT, interrupted)
 
 
 # Only when this process is the command: `python -m app` imports this package while sys.argv[0] is still "-m",
 # the console script and the desktop bundle are called sieve. A script that imports the engine keeps Python's Ctrl+C.
-if _sys.argv[:1] == ["-m"] or _sys.argv[0].rsplit("/", 1)[-1].rsplit("\\", 1)[-1].lower() in ("sieve", "sieve.exe"):
+_program = (getattr(_sys, "argv", None) or [""])[0]
+if _program == "-m" or _program.replace("\\", "/").rsplit("/", 1)[-1].lower() in ("sieve", "sieve.exe"):
     _exit_quietly_on_ctrl_c()

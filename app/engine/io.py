@@ -461,7 +461,7 @@ def explain_write_error(exc: OSError, path: Path | None) -> OutputError | None:
         return OutputError(f"{path.name} grew past the largest file this file system or user may write",
                            "Write to another file system, or split the input")
     if code == errno.ENOENT:
-        return OutputError(f"The folder {folder} does not exist (any more)", "Choose an existing folder for the output")
+        return OutputError(f"The folder {folder} does not exist", "Choose an existing folder for the output")
     if code == errno.EISDIR:
         return OutputError(f"{path} is a folder", "Name an output file, or give -o a folder for several inputs")
     if code == errno.EIO:

@@ -75,6 +75,7 @@ def plan_targets(sources: Sequence[TextSource], output: str | None, fmt: str | N
     if output and folder is None:  # one input, one named output file
         path = Path(output)
         kind = output_kind(path)
+        _check_folder(path)
         if fmt and fmt != kind:
             raise InputError(f"--format {fmt} contradicts the output name {path.name}, which is a .{kind} name",
                              f"Drop --format, or name the output .{fmt}")
@@ -85,7 +86,8 @@ def plan_targets(sources: Sequence[TextSource], output: str | None, fmt: str | N
 
     kinds = [fmt or DEFAULT_EXT[s.kind] for s in sources]
     places = [folder or s.path.parent for s in sources]
-    short = [place / f"{s.path.stem}.scored.{k}" for s, place, k in zip(sources, places, kinds, strict=True)]
+    stems = ["stdin" if s.stream is not None else s.path.stem for s in sources]
+    short = [place / f"{stem}.scored.{k}" for stem, place, k in zip(stems, places, kinds, strict=True)]
     counts = Counter(_key(p) for p in short)
     chosen = [
         place / f"{s.path.name}.scored.{k}" if counts[_key(p)] > 1 or _key(p) in file_inputs else p
@@ -94,6 +96,7 @@ def plan_targets(sources: Sequence[TextSource], output: str | None, fmt: str | N
     claimed: dict[str, TextSource] = {}
     targets = []
     for src, path in zip(sources, chosen, strict=True):
+        _check_folder(path)
         _refuse_input(src, path, file_inputs, input_ids)
         other = claimed.setdefault(_key(path), src)
         if other is not src:
@@ -101,6 +104,11 @@ def plan_targets(sources: Sequence[TextSource], output: str | None, fmt: str | N
                              "Score them into different folders (-o), or rename one of them")
         targets.append(Target(src, path, output_kind(path)))
     return targets
+
+
+def _check_folder(path: Path) -> None:
+    if not path.parent.is_dir():
+        raise InputError(f"The folder {path.parent} does not exist", "Choose an existing folder for the output")
 
 
 def _refuse_input(src: TextSource, path: Path, by_key: dict[str, TextSource],

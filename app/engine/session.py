@@ -344,7 +344,7 @@ def _resolve_logits(session: ort.InferenceSession, bundle: ModelBundle) -> tuple
             f"Output 'logits' has type {node.type} and shape {list(node.shape)}, not float [batch, labels]",
             "Export the classification head's logits as a float [batch_size, num_labels] output",
         )
-    width = _dim(node.shape[1])
+    width = _dim(node.shape[1]) or _probe_width(session, node.name)
     if width and not bundle.labels and node.name != "logits" and width >= _EMBEDDING_WIDTH:
         raise ModelError(
             f"The model is not a text classifier: output {node.name!r} is [batch, {width}] and the bundle "
@@ -359,6 +359,24 @@ def _resolve_logits(session: ort.InferenceSession, bundle: ModelBundle) -> tuple
             "Make id2label (or labels.txt) list exactly one label per output column",
         )
     return node.name, width
+
+
+def _probe_width(session: ort.InferenceSession, output: str) -> int | None:
+    """The logits width of a model that leaves it symbolic, from one run on a one-row, two-token input.
+
+    Labels, the head (one logit is binary) and the label-count check all need it before the first real batch.
+    """
+    feeds = {}
+    for node in session.get_inputs():
+        shape = (_dim(node.shape[0]) or 1, _dim(node.shape[1]) or 2)
+        fill = 1 if node.name == "attention_mask" else 0
+        feeds[node.name] = np.full(shape, fill, dtype=_ORT_DTYPES.get(node.type, np.int64))
+    try:
+        (logits,) = session.run([output], feeds)
+    except Exception:  # noqa: BLE001 - the model may need real ids; the width is then learnt from the first batch
+        log.debug("could not probe the logits width of %s", output, exc_info=True)
+        return None
+    return int(logits.shape[1]) if getattr(logits, "ndim", 0) == 2 else None
 
 
 def _resolve_labels(bundle: ModelBundle, width: int | None) -> tuple[str, ...]:

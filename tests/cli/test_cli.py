@@ -236,3 +236,12 @@ def test_standard_input_refusals(shared_bundle, tmp_path, monkeypatch, capsys, a
     (tmp_path / "other.txt").write_text("x\n")
     assert main(["score", *args, "--model", str(shared_bundle[0])]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_standard_input_into_a_folder_is_named_stdin(shared_bundle, tmp_path):
+    (tmp_path / "out").mkdir()
+    done = subprocess.run([sys.executable, "-m", "app", "score", "-", "-o", str(tmp_path / "out"), "--model",
+                           str(shared_bundle[0]), "-q"], input="i love this\n", capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["stdin.scored.csv"]

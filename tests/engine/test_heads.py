@@ -96,3 +96,15 @@ def test_the_cli_marks_non_finite_rows_failed_without_numpy_warnings(tmp_path):
     lines = (tmp_path / "out.csv").read_text().splitlines()
     assert lines[2].startswith("awful day,,,") and "returned NaN scores" in lines[2]
     assert "nan" not in (lines[1] + lines[3]).lower()
+
+
+def test_a_single_logit_model_with_a_symbolic_width_is_binary_too(tmp_path):
+    """Exports that name every dimension leave the logits width to be found by running the model once."""
+    root, w, tok = make_bundle(tmp_path / "m", labels=("negative", "positive"), output_width=1)
+    model = onnx.load(str(root / "model.onnx"))
+    model.graph.output[0].type.tensor_type.shape.dim[1].dim_param = "num_labels"
+    onnx.save(model, str(root / "model.onnx"))
+    clf = Classifier.load(root)
+    assert clf.session.logits_width == 1 and clf.labels == ("negative", "positive")
+    p = sigmoid(reference_logits(w, token_ids(tok, TEXTS))[:, 0])
+    np.testing.assert_allclose([x.scores["positive"] for x in clf.predict(TEXTS)], p, rtol=1e-5)
