@@ -182,6 +182,20 @@ def test_files_written_atomically_get_normal_permissions(tmp_path, umask):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask, name
 
 
+def test_an_input_without_read_permission_is_a_sentence(tmp_path, monkeypatch):
+    path = write(tmp_path / "secret.txt", "hello\n")
+    real_open = Path.open
+
+    def refuse(self, *args, **kwargs):  # as the OS does for a file of another user (root reads anything)
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(InputError, match=r"Sieve may not read .*secret.txt \(permission denied\)\. Check the file"):
+        open_source(path)
+
+
 def test_partial_file_survives_a_crash_and_can_be_continued(tmp_path):
     target = tmp_path / "out.jsonl"
     part = partial_path(target)

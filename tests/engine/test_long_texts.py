@@ -86,3 +86,30 @@ def test_position_lookups_past_the_table_are_told_apart_from_a_wrong_tokenizer(t
     error = clf.predict(["i love this great movie " * 10])[0].error
     assert error == ("The model cannot read texts of 52 tokens: that is longer than its position table. "
                      "Lower --max-length (most models read at most 512 tokens).")
+
+
+def test_tables_behind_dequantize_linear_are_found(tmp_path):
+    """A statically quantized (QDQ) export gathers from DequantizeLinear outputs, not from the int8 initializers."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    root, _, tok = make_bundle(tmp_path / "m", positions=16)
+    model = onnx.load(str(root / "model.onnx"))
+    graph = model.graph
+    for name, out in (("E", "word_table_dq"), ("bert.embeddings.position_embeddings.weight", "pos_dq")):
+        table = next(t for t in graph.initializer if t.name == name)
+        values = numpy_helper.to_array(table)
+        scale = float(np.abs(values).max() / 127)
+        table.CopyFrom(numpy_helper.from_array(np.round(values / scale).astype(np.int8), f"{name}_quantized"))
+        graph.initializer.extend([numpy_helper.from_array(np.array(scale, dtype=np.float32), f"{name}_scale"),
+                                  numpy_helper.from_array(np.array(0, dtype=np.int8), f"{name}_zero")])
+        graph.node.insert(0, helper.make_node("DequantizeLinear", [f"{name}_quantized", f"{name}_scale",
+                                                                   f"{name}_zero"], [out]))
+        for node in graph.node:
+            if node.op_type == "Gather" and node.input[0] == name:
+                node.input[0] = out
+    onnx.save(model, str(root / "model.onnx"))
+    facts = read_facts(root / "model.onnx")
+    assert (facts.embedding_rows, facts.position_rows) == (tok.get_vocab_size(), 16)
+    assert facts.quantization == "int8 (static)"
+    assert Classifier.load(root).encoder.max_length == 16
