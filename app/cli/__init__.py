@@ -157,6 +157,9 @@ def _main(argv: Sequence[str] | None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # e.g. `sieve score … -o - | head`
         return EXIT_OK
     except Exception as exc:
+        if _caused_by_ctrl_c(exc):  # e.g. a native module's init turns the KeyboardInterrupt into an ImportError
+            print("sieve: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
         if isinstance(exc, OSError) and exc.errno in _MACHINE_ERRORS:
             if args.debug:
                 log.exception("operating-system error")
@@ -175,6 +178,15 @@ def _main(argv: Sequence[str] | None) -> int:
 # Failures of the machine, not of Sieve: a sentence and exit 2 (outputs already say more, see engine.io).
 _MACHINE_ERRORS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS, errno.EACCES, errno.EPERM,
                    errno.EIO, errno.EFBIG, errno.EMFILE, errno.ENFILE}
+
+
+def _caused_by_ctrl_c(exc: BaseException) -> bool:
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def _cover_closed_standard_streams() -> None:
