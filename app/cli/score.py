@@ -31,6 +31,7 @@ from ..engine.io import (
     remove_stale_temps,
 )
 from ..engine.outputs import OutputLock, Target, plan_targets
+from ..engine.wording import count
 
 STDIN = "-"
 
@@ -54,7 +55,7 @@ def score_files(args: argparse.Namespace, clf: Classifier) -> int:
         for line in clf.stats.summary().lines():
             print(f"sieve: {line}", file=sys.stderr)
     if failed:
-        print(f"sieve: {failed} rows could not be scored; their error column says why", file=sys.stderr)
+        print(f"sieve: {count(failed, 'row')} could not be scored; their error column says why", file=sys.stderr)
     return 0
 
 
@@ -131,7 +132,7 @@ def score_target(target: Target, clf: Classifier, args: argparse.Namespace) -> i
     for message in src.issues.messages(src.name):
         print(f"sieve: {message}", file=sys.stderr)
     if target.path is not None:
-        _say(args, f"wrote {target.path} ({done} rows)")
+        _say(args, f"wrote {target.path} ({count(done, 'row')})")
     return failed
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .wording import count
+
 RECORD_DTYPE = np.dtype(
     [
         ("t", "f8"),  # seconds since the recorder started, at the end of the batch
@@ -68,8 +70,9 @@ class Summary:
             return ["no batches ran"]
         stages = "  ".join(f"{k.removesuffix('_ms')} {v:.2f}" for k, v in self.stage_ms.items())
         return [
-            f"{self.rows} texts in {self.batches} batches (mean {self.mean_batch:.1f} rows) in {self.elapsed_s:.2f} s"
-            + (f", {self.failed_rows} failed" if self.failed_rows else ""),
+            f"{count(self.rows, 'text')} in {count(self.batches, 'batch', 'batches')} "
+            f"(mean {self.mean_batch:.1f} rows) in {self.elapsed_s:.2f} s"
+            + (f", {self.failed_rows:,} failed" if self.failed_rows else ""),
             f"throughput {self.texts_per_s:,.1f} texts/s, {self.tokens_per_s:,.0f} tokens/s; "
             f"padding efficiency {self.padding_efficiency:.1%}",
             f"batch latency p50 {self.p50_ms:.2f} ms  p95 {self.p95_ms:.2f} ms  p99 {self.p99_ms:.2f} ms",
