@@ -92,7 +92,7 @@ def test_the_cli_marks_non_finite_rows_failed_without_numpy_warnings(tmp_path):
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert "Warning" not in result.stderr and "invalid value" not in result.stderr
-    assert "1 rows could not be scored" in result.stderr
+    assert "1 row could not be scored" in result.stderr
     lines = (tmp_path / "out.csv").read_text().splitlines()
     assert lines[2].startswith("awful day,,,") and "returned NaN scores" in lines[2]
     assert "nan" not in (lines[1] + lines[3]).lower()
