@@ -31,7 +31,7 @@ def test_benchmark_runs_in_quick_mode(name: str, shared_bundle, tmp_path) -> Non
     if name == "long_line":
         args += ["--mb", "0.2"]
     if name == "whole_process":
-        args += ["--rows", "300", "--repeats", "1"]
+        args += ["--rows", "100", "--repeats", "1"]
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
