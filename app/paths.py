@@ -25,3 +25,15 @@ def default_model_dir() -> Path:
 
 def samples_dir() -> Path:
     return resources_dir() / "samples"
+
+
+def cache_dir() -> Path:
+    """Where Sieve keeps rebuildable files (TensorRT engines): ``$SIEVE_CACHE``, else the platform's cache folder."""
+    override = os.environ.get("SIEVE_CACHE")
+    if override:
+        return Path(override)
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "Sieve" / "cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "Sieve"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sieve"

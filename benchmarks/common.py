@@ -28,7 +28,10 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--model", default=str(default_model_dir()), help="model folder (default: the embedded model)")
     p.add_argument("--quick", action="store_true", help="small workload, under a minute")
     p.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0 = its default)")
-    p.add_argument("--provider", default="cpu", choices=("cpu", "cuda"), help="execution provider (default: cpu)")
+    p.add_argument("--provider", default="cpu", choices=("cpu", "cuda", "tensorrt"),
+                   help="execution provider (default: cpu)")
+    p.add_argument("--io-binding", default="auto", choices=("auto", "on", "off"),
+                   help="Sieve's IO binding (auto: on for GPU providers; default: auto)")
     p.add_argument("--texts", metavar="FILE", help="take texts from this .txt/.csv (text column) instead of the samples")
     p.add_argument("--json", metavar="OUT", help="write the figures as JSON (default: benchmarks/results/NAME.json)")
     return p

@@ -56,8 +56,8 @@ def main() -> None:
     waits = [float(x) for x in (args.waits or ("5" if args.quick else "2,5,10")).split(",")]
     texts = short_texts(2000)
     # The naive server uses ORT's default threading; the pooled setup runs `workers` single-threaded batches at once.
-    clf = Classifier.load(args.model, provider=args.provider, threads=args.threads)
-    pooled = Classifier.load(args.model, provider=args.provider, threads=1)
+    clf = Classifier.load(args.model, provider=args.provider, threads=args.threads, io_binding=args.io_binding)
+    pooled = Classifier.load(args.model, provider=args.provider, threads=1, io_binding=args.io_binding)
     # The same micro-batcher with the planner's padding floor off: each collected micro-batch runs as one batch
     # padded to its longest text (Sieve before min_fill), for a before/after in the same run.
     one_batch = Classifier.load(args.model, provider=args.provider, threads=args.threads,

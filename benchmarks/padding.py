@@ -1,7 +1,7 @@
 """2. Padding policy: the naive server (arrival order, every text padded to 128) vs padding to each batch's
 longest text vs Sieve's planner (sorted by length within a window, token budget), on short and long texts.
 
-    python benchmarks/padding.py [--quick] [--model DIR] [--threads N]
+    python benchmarks/padding.py [--quick] [--model DIR] [--threads N] [--provider cuda] [--io-binding on|off]
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def main() -> None:
     common.setup(args)
     n = 512 if args.quick else 2048
     repeats = 1 if args.quick else 3
-    clf = Classifier.load(args.model, provider=args.provider, threads=args.threads,
+    clf = Classifier.load(args.model, provider=args.provider, threads=args.threads, io_binding=args.io_binding,
                           policy=BatchPolicy(max_batch=32, max_tokens=4096, window=1024))
     results = {}
     for label, texts in (("short (tweets)", short_texts(n)), ("long (2-5 tweets joined)", long_texts(n // 2))):

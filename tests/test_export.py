@@ -103,6 +103,7 @@ def test_sieve_export_cli_with_int8_then_sieve_score(checkpoint: Path, tmp_path:
                           cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "int8 vs PyTorch" in proc.stdout and "parity fp32 vs PyTorch" in proc.stdout
+    assert "max |Δprob|" in proc.stdout and "same label on" in proc.stdout
     texts = tmp_path / "in.txt"
     texts.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
     scored = subprocess.run([sys.executable, "-m", "app", "score", str(texts), "-o", str(tmp_path / "o.csv"),
@@ -110,3 +111,48 @@ def test_sieve_export_cli_with_int8_then_sieve_score(checkpoint: Path, tmp_path:
     assert scored.returncode == 0, scored.stderr
     rows = (tmp_path / "o.csv").read_text(encoding="utf-8").splitlines()
     assert len(rows) == len(TEXTS) + 1 and all(r.split(",")[1] in LABELS for r in rows[1:])
+
+
+@pytest.mark.slow
+def test_fp16_export_fuses_the_transformer_and_matches_pytorch(checkpoint: Path, tmp_path: Path) -> None:
+    import onnx
+
+    from app.engine import Classifier
+    from app.engine.card import FP16_ON_CPU_NOTE
+    from app.export import export_checkpoint
+
+    out = tmp_path / "fp16"
+    report = export_checkpoint(checkpoint, out, parity_texts=TEXTS, precision="fp16")
+    # ONNX Runtime's optimizer found the BERT pattern: fused attention, embeddings + layer norm, GELU.
+    assert report.fused.get("Attention") == 2 and report.fused.get("EmbedLayerNormalization") == 1
+    assert report.fused.get("SkipLayerNormalization", 0) >= 2 and report.fused.get("BiasGelu", 0) >= 1
+    assert report.precision == "fp16" and report.agreement == 1.0 and report.max_prob_diff < 0.01
+    text = "\n".join(report.lines())
+    assert "fp16 vs PyTorch" in text and "max |Δprob|" in text and "same label on 100.0%" in text
+    proto = onnx.load(str(out / "model.onnx"))
+    assert proto.ir_version <= 10
+    halves = [t for t in proto.graph.initializer if t.data_type == onnx.TensorProto.FLOAT16]
+    assert len(halves) > len(proto.graph.initializer) // 2  # the weights are fp16 ...
+    assert [i.type.tensor_type.elem_type for i in proto.graph.input] == [onnx.TensorProto.INT64] * 2
+    assert proto.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT  # ... its edges are not
+    assert report.size_bytes < 0.6 * report.fp32_size_bytes
+
+    clf = Classifier.load(out, provider="cpu")
+    card = clf.card()
+    assert card.quantization == "fp16" and FP16_ON_CPU_NOTE in card.notes
+    got = clf.score(TEXTS).probs  # padded, length-sorted batches through the fused attention's mask
+    want = torch_logits(checkpoint, TEXTS)
+    want = np.exp(want - want.max(1, keepdims=True))
+    np.testing.assert_allclose(got, want / want.sum(1, keepdims=True), atol=1e-2)
+
+
+@pytest.mark.slow
+def test_sieve_export_precision_flags(checkpoint: Path, tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "app", "export", str(checkpoint), str(tmp_path / "h"),
+                           "--precision", "fp16"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "fp16: fused" in proc.stdout and "fp16 vs PyTorch" in proc.stdout and "max |Δprob|" in proc.stdout
+    bad = subprocess.run([sys.executable, "-m", "app", "export", str(checkpoint), str(tmp_path / "x"),
+                          "--precision", "fp16", "--quantize", "int8"], cwd=REPO, capture_output=True, text=True,
+                         timeout=600)
+    assert bad.returncode == 2 and "disagree" in bad.stderr

@@ -1,4 +1,5 @@
-"""The ``sieve`` command: no subcommand opens the desktop app; ``score``, ``info``, ``bench``, ``export`` run headless.
+"""The ``sieve`` command: no subcommand opens the desktop app; ``score``, ``info``, ``bench``, ``export``, ``doctor``
+and ``compare`` run headless.
 
 Exit codes: 0 success, 2 bad input or a machine problem such as a full disk (one sentence on stderr, no traceback),
 1 internal error, 130 interrupted (Ctrl+C).
@@ -23,6 +24,11 @@ from ..engine.errors import InputError, SieveError
 from ..paths import default_model_dir
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+PROVIDER_CHOICES = ("auto", "cpu", "cuda", "tensorrt")
+# sieve score sorts 4,096 rows at a time, not the engine's 1,024 (which the window keeps for early results): on 38k
+# tweets that pads 0.8% more tokens than sorting the whole file, against 3.1% with 1,024-row windows, and a file is
+# still streamed in constant memory (benchmarks/whole_process.py, docs/PERFORMANCE.md section 7).
+SCORE_WINDOW = 4096
 log = logging.getLogger("sieve")
 
 
@@ -41,14 +47,25 @@ def _int_list(text: str) -> list[int]:
     return [_positive(part) for part in text.replace(",", " ").split()]
 
 
-def _model_options(p: argparse.ArgumentParser) -> None:
+def _model_options(p: argparse.ArgumentParser, *, gpu: bool = True) -> None:
     p.add_argument("--model", "-m", metavar="DIR",
                    help="model folder (model.onnx + tokenizer.json [+ config.json]) or .onnx file; "
                         "default: the embedded sentiment model")
-    p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="execution provider: auto = CUDA when it works, else CPU (default: %(default)s)")
+    p.add_argument("--provider", choices=PROVIDER_CHOICES, default="auto",
+                   help="execution provider: auto = CUDA when it works, else CPU; tensorrt = TensorRT when installed, "
+                        "else CUDA (default: %(default)s)")
     p.add_argument("--threads", type=int, default=0, metavar="N",
                    help="ONNX Runtime intra-op threads; 0 = one per physical core (default)")
+    if gpu:
+        _gpu_options(p)
+
+
+def _gpu_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--io-binding", choices=("auto", "on", "off"), default="auto",
+                   help="bind inputs and outputs to the device (auto: on GPU runs only; default: %(default)s)")
+    p.add_argument("--warmup", choices=("auto", "on", "off"), default="auto",
+                   help="run the batch shapes the planner will use once at load (auto: on GPU runs only; "
+                        "default: %(default)s)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sieve {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("--model", "-m", metavar="DIR", help="model to open in the app (default: embedded model)")
-    parser.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto", help=argparse.SUPPRESS)
+    parser.add_argument("--provider", choices=PROVIDER_CHOICES, default="auto", help=argparse.SUPPRESS)
     parser.add_argument("--selftest", metavar="OUT.png",
                         help="open the app, score the bundled samples, save a screenshot, exit 0 if all rows got a label")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -87,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="max padded tokens per batch, rows × longest row (default: %(default)s)")
     score.add_argument("--max-length", type=_positive, metavar="N",
                        help="truncate texts to N tokens (default: the tokenizer's setting, else 512)")
-    score.add_argument("--window", type=_positive, default=1024, metavar="N",
+    score.add_argument("--window", type=_positive, default=SCORE_WINDOW, metavar="N",
                        help="rows sorted by length together before batching (default: %(default)s)")
     score.add_argument("--encoding", default="utf-8", help="input text encoding (default: %(default)s)")
     score.add_argument("--strict-decoding", action="store_true",
@@ -102,23 +119,60 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print the model card as JSON")
 
     bench = sub.add_parser("bench", help="latency/throughput sweep: batch sizes × sequence lengths × providers")
-    _model_options(bench)
+    _model_options(bench, gpu=False)
     bench.add_argument("--batch-sizes", type=_int_list, default=[1, 8, 32], metavar="LIST",
                        help="comma-separated batch sizes (default: 1,8,32)")
     bench.add_argument("--seq-lens", type=_int_list, default=[16, 64, 128], metavar="LIST",
                        help="comma-separated sequence lengths in tokens (default: 16,64,128)")
     bench.add_argument("--providers", default=None, metavar="LIST",
-                       help="comma-separated providers to measure: cpu, cuda (default: cpu, plus cuda when present)")
+                       help="comma-separated providers to measure: cpu, cuda, tensorrt (default: cpu, plus cuda when "
+                            "present)")
     bench.add_argument("--repeats", type=_positive, default=10, metavar="N", help="timed runs per point (default: %(default)s)")
     bench.add_argument("--warmup", type=int, default=2, metavar="N", help="untimed runs per point (default: %(default)s)")
     bench.add_argument("--json", metavar="OUT", help="also write the sweep and machine facts as JSON")
 
     export = sub.add_parser("export", help="export a HuggingFace sequence-classification checkpoint to a Sieve bundle",
-                            description="Needs the export extra: pip install 'sieve[export]'.")
+                            description="Needs the export extra: pip install 'sieve[export]'. Prints how closely "
+                                        "ONNX Runtime matches PyTorch (label agreement, max |Δprob|).")
     export.add_argument("checkpoint", metavar="CHECKPOINT_DIR", help="folder saved with save_pretrained")
     export.add_argument("out", metavar="OUT_DIR", help="folder to write model.onnx, tokenizer.json, config.json into")
-    export.add_argument("--quantize", choices=("int8",), help="also quantize the weights to int8 (dynamic)")
+    export.add_argument("--precision", choices=("fp32", "fp16", "int8"), default=None,
+                        help="fp32 (default); fp16 for GPUs: attention, layer-norm and GELU fusion by ONNX Runtime's "
+                             "transformer optimizer, then float16 with float32 inputs and outputs (BERT-family "
+                             "models); int8: dynamic quantization, for CPUs")
+    export.add_argument("--quantize", choices=("int8",), help="same as --precision int8 (older spelling)")
     export.add_argument("--opset", type=_positive, default=17, help="ONNX opset (default: %(default)s)")
+
+    doctor = sub.add_parser("doctor", help="what a CUDA run needs, what this machine has, and how to fix each gap",
+                            description="Checks the onnxruntime build, the NVIDIA driver and GPU, the CUDA and cuDNN "
+                                        "libraries by name, onnxruntime.preload_dlls(), the CUDA provider library, "
+                                        "TensorRT (optional), and which provider a real session gets; prints the "
+                                        "exact command that fixes each gap.")
+    doctor.add_argument("--model", "-m", metavar="DIR", help="model for the test session (default: the embedded one)")
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    compare = sub.add_parser(
+        "compare", help="compare two models, or one model on two providers: labels, |Δprob|, flips, speed",
+        description="Scores the same texts with A and B and prints label agreement, max and mean |Δprob|, the "
+                    "texts whose label flips, and each side's speed. Give two model folders (e.g. an fp32 and an "
+                    "fp16 export), or one model and --providers cpu,cuda.")
+    compare.add_argument("models", nargs="*", metavar="MODEL",
+                         help="one or two model folders (default: the embedded model)")
+    compare.add_argument("--texts", metavar="FILE",
+                         help=".txt, .csv/.tsv or .jsonl file of texts (default: the bundled sample texts)")
+    compare.add_argument("--column", metavar="NAME", help="CSV/TSV text column (default: 'text')")
+    compare.add_argument("--field", metavar="NAME", help="JSONL text field (default: text)")
+    compare.add_argument("--providers", default=None, metavar="A[,B]",
+                         help="provider of A and of B (cpu, cuda, tensorrt, auto); one value applies to both "
+                              "(default: auto)")
+    compare.add_argument("--threads", type=int, default=0, metavar="N", help="ONNX Runtime intra-op threads")
+    compare.add_argument("--limit", type=_positive, default=5000, metavar="N",
+                         help="compare on the first N texts (default: %(default)s)")
+    compare.add_argument("--repeats", type=_positive, default=1, metavar="N",
+                         help="timed runs per side, alternating (default: %(default)s)")
+    compare.add_argument("--show", type=int, default=10, metavar="N", help="flipped texts to print (default: 10)")
+    compare.add_argument("--json", metavar="OUT", help="also write the comparison (every flip) as JSON")
+    _gpu_options(compare)
     return parser
 
 
@@ -136,7 +190,8 @@ def _main(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="sieve: %(levelname)s: %(message)s")
-    handlers = {"score": cmd_score, "info": cmd_info, "bench": cmd_bench, "export": cmd_export}
+    handlers = {"score": cmd_score, "info": cmd_info, "bench": cmd_bench, "export": cmd_export,
+                "doctor": cmd_doctor, "compare": cmd_compare}
     try:
         if threading.current_thread() is threading.main_thread():  # from here on, Ctrl+C is a KeyboardInterrupt
             signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -219,7 +274,8 @@ def _settle_stdout() -> None:
 def _load(args: argparse.Namespace, **kwargs):  # noqa: ANN202 - returns a Classifier
     from ..engine import Classifier
 
-    return Classifier.load(args.model or default_model_dir(), provider=args.provider, threads=args.threads, **kwargs)
+    return Classifier.load(args.model or default_model_dir(), provider=args.provider, threads=args.threads,
+                           io_binding=args.io_binding, warmup=args.warmup, **kwargs)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -237,6 +293,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("tokenizer", f"{card.vocab_size} tokens, truncation at {card.max_length}"),
         ("providers", "available: " + ", ".join(card.providers_available)),
         ("in use", ", ".join(card.providers_in_use) + f" ({card.device})"),
+        ("io binding", "on (inputs copied once per batch, output bound)" if card.io_binding else "off"),
+        ("warm-up", f"{card.warmup_shapes} batch shapes in {card.warmup_ms:,.0f} ms" if card.warmup_ms is not None
+         else "not run (runs on GPU sessions; --warmup on to run it here)"),
     ]
     if card.cuda_fallback_reason:
         rows.append(("CUDA", "not used: " + card.cuda_fallback_reason))
@@ -254,9 +313,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.providers:
         providers = [p.strip().lower() for p in args.providers.split(",") if p.strip()]
-        unknown = [p for p in providers if p not in ("cpu", "cuda")]
+        unknown = [p for p in providers if p not in ("cpu", "cuda", "tensorrt")]
         if unknown:
-            raise InputError(f"Unknown provider {unknown[0]!r}", "Use cpu and/or cuda")
+            raise InputError(f"Unknown provider {unknown[0]!r}", "Use cpu, cuda and/or tensorrt")
     else:
         providers = ["cpu"] if cuda_unavailable_reason() else ["cuda", "cpu"]
     bundle = ModelBundle.from_path(args.model or default_model_dir())
@@ -280,11 +339,86 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from ..export import export_checkpoint
 
-    report = export_checkpoint(args.checkpoint, args.out, quantize=args.quantize, opset=args.opset,
-                               progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    if args.quantize and args.precision not in (None, args.quantize):
+        raise InputError(f"--quantize {args.quantize} and --precision {args.precision} disagree",
+                         "Give only --precision")
+    report = export_checkpoint(args.checkpoint, args.out, precision=args.precision or args.quantize or "fp32",
+                               opset=args.opset, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     for line in report.lines():
         print(line)
     return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from ..engine.doctor import run_doctor
+
+    report = run_doctor(args.model)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        for line in report.lines():
+            print(line)
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ..engine import Classifier
+    from ..engine.compare import compare
+
+    models = args.models or [str(default_model_dir())]
+    if len(models) > 2:
+        raise InputError(f"compare takes one or two models, not {len(models)}", "Give A and B, or one model and "
+                         "--providers cpu,cuda")
+    providers = [p.strip().lower() for p in (args.providers or "auto").split(",") if p.strip()] or ["auto"]
+    unknown = [p for p in providers if p not in PROVIDER_CHOICES]
+    if unknown or len(providers) > 2:
+        raise InputError(f"--providers takes one or two of {', '.join(PROVIDER_CHOICES)}, not {args.providers!r}",
+                         "For example --providers cpu,cuda")
+    if len(models) == 1 and len(providers) == 1:
+        raise InputError("compare needs two sides: two models, or one model on two providers",
+                         "Give a second model, or --providers cpu,cuda")
+    pair_models = models if len(models) == 2 else models * 2
+    pair_providers = providers if len(providers) == 2 else providers * 2
+    sides = []
+    for title, model, provider in zip("AB", pair_models, pair_providers, strict=True):
+        clf = Classifier.load(model, provider=provider, threads=args.threads, io_binding=args.io_binding,
+                              warmup=args.warmup)
+        p = clf.session.providers
+        if provider in ("cuda", "tensorrt") and p.device != "CUDA":
+            raise InputError(f"{title} was to run on {provider.upper() if provider == 'cuda' else 'TensorRT'}, but "
+                             f"CUDA is not usable here: {p.fallback_reason}",
+                             "Run sieve doctor to see what is missing and the command that installs it")
+        sides.append(clf)
+    texts = _compare_texts(args)
+    print(f"comparing on {len(texts):,} texts", file=sys.stderr, flush=True)
+    result = compare(sides[0], sides[1], texts, repeats=args.repeats)
+    for line in result.lines(show=max(0, args.show)):
+        print(line)
+    if args.json:
+        from ..engine.io import atomic_path
+
+        with atomic_path(Path(args.json)) as tmp:
+            tmp.write_text(json.dumps(result.as_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+    return EXIT_OK
+
+
+def _compare_texts(args: argparse.Namespace) -> list[str]:
+    from itertools import islice
+
+    from ..engine import open_source
+    from ..paths import samples_dir
+
+    if args.texts:
+        sources = [open_source(args.texts, column=args.column, field=args.field)]
+    else:
+        sources = [open_source(p) for p in sorted(samples_dir().iterdir()) if p.suffix in (".txt", ".csv", ".jsonl")]
+    texts: list[str] = []
+    for source in sources:
+        texts += [row.text for row in islice(iter(source), args.limit - len(texts)) if row.text is not None]
+    if not texts:
+        raise InputError(f"{args.texts or samples_dir()} holds no texts to compare on",
+                         "Give --texts a file with one text per line, or a CSV with a text column")
+    return texts
 
 
 def cmd_score(args: argparse.Namespace) -> int:

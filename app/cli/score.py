@@ -17,8 +17,6 @@ import sys
 from itertools import islice
 from pathlib import Path
 
-from tqdm import tqdm
-
 from .. import __version__
 from ..engine import FAILED, Classifier, InputError, ResultWriter, SieveError, TextSource, open_source
 from ..engine.errors import OutputError
@@ -108,8 +106,7 @@ def score_target(target: Target, clf: Classifier, args: argparse.Namespace) -> i
         writer = ResultWriter(target.path, clf.labels, columns.input_columns, source_kind=src.kind, partial=partial,
                               append=done > 0, kind=target.kind)
     failed = 0
-    bar = tqdm(total=src.estimate_rows() or None, initial=done, unit=" texts", desc=src.name, file=sys.stderr,
-               disable=True if args.quiet else None, dynamic_ncols=True, leave=False)
+    bar = _progress_bar(src, done, args)
     try:
         with writer:
             for chunk in clf.stream(rows, on_batch=bar.update):
@@ -151,6 +148,27 @@ def _stopped(exc: BaseException, target: Target, checkpoint: Checkpoint | None, 
         return type(exc)(exc.message, f"{exc.hint + '. ' if exc.hint else ''}{kept}")
     print(f"sieve: interrupted: {kept}", file=sys.stderr)
     return exc
+
+
+class _NoBar:
+    """Stands in for the progress bar when none is drawn."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(src: TextSource, done: int, args: argparse.Namespace):  # noqa: ANN202 - a tqdm bar or _NoBar
+    """A progress bar on a terminal; otherwise (``--quiet``, or stderr redirected, where tqdm would draw nothing
+    either) neither tqdm's import (~20 ms) nor the line count of the whole input that sizes the bar is paid for."""
+    if args.quiet or sys.stderr is None or not sys.stderr.isatty():
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=src.estimate_rows() or None, initial=done, unit=" texts", desc=src.name, file=sys.stderr,
+                dynamic_ncols=True, leave=False)
 
 
 def run_identity(target: Target, clf: Classifier, columns: OutputColumns) -> dict:

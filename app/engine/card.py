@@ -37,6 +37,9 @@ class ModelCard:
     cuda_fallback_reason: str | None
     threads: int
     notes: tuple[str, ...] = ()
+    io_binding: bool = False  # inputs copied to the device once per batch, the output bound (GPU runs by default)
+    warmup_shapes: int = 0  # batch shapes run once at load (GPU runs by default); 0: no warm-up
+    warmup_ms: float | None = None
 
     @property
     def multi_label(self) -> bool:
@@ -79,4 +82,9 @@ def single_logit_note(negative: str, positive: str) -> str:
 DYNAMIC_QUANT_NOTE = (
     "This model uses int8 dynamic quantization: activation scales are computed per batch, so a text's scores vary "
     "slightly with the other texts in its batch (re-quantize it statically for batch-independent scores)"
+)
+
+FP16_ON_CPU_NOTE = (
+    "This model stores fp16 weights: the CPU has few fp16 kernels, so ONNX Runtime converts around most of its "
+    "operations and it usually runs slower here than an fp32 export (fp16 is for GPUs)"
 )

@@ -16,7 +16,8 @@ from .errors import ModelError
 
 # Field numbers from onnx.proto (stable since IR version 3).
 _MODEL_IR_VERSION, _MODEL_OPSET, _MODEL_PRODUCER, _MODEL_PRODUCER_VERSION, _MODEL_GRAPH = 1, 8, 2, 3, 7
-_GRAPH_NODE, _GRAPH_INITIALIZER = 1, 5
+_GRAPH_NODE, _GRAPH_INITIALIZER, _GRAPH_INPUT = 1, 5, 11
+_VALUE_INFO_NAME = 1
 _NODE_INPUT, _NODE_OUTPUT, _NODE_OP_TYPE, _NODE_ATTRIBUTE, _NODE_DOMAIN = 1, 2, 4, 5, 7
 _ATTR_NAME, _ATTR_INT = 1, 3
 _TENSOR_DIMS, _TENSOR_DATA_TYPE, _TENSOR_NAME, _TENSOR_EXTERNAL_DATA, _TENSOR_DATA_LOCATION = 1, 2, 8, 13, 14
@@ -40,6 +41,7 @@ class OnnxFacts:
     # Rows of the position-embedding table (a Gather of an initializer named like ``position_embeddings``, or the
     # position input of a fused EmbedLayerNormalization): the most tokens the model reads; None when not found.
     position_rows: int | None = None
+    input_names: tuple[str, ...] = ()  # the main graph's inputs (with initializers, in files older than IR 4)
 
     @property
     def opset(self) -> int | None:
@@ -141,6 +143,7 @@ def _parse_model(buf: memoryview, size: int) -> OnnxFacts:
     domains: set[str] = set()
     op_types: set[str] = set()
     half = [0]
+    graph_inputs: list[str] = []
     external: list[tuple[str, str]] = []
     graph = _Tables()
     saw_graph = False
@@ -161,11 +164,11 @@ def _parse_model(buf: memoryview, size: int) -> OnnxFacts:
             producer = f"{producer} {_text(buf, a, b)}"
         elif number == _MODEL_GRAPH and wire == 2:
             saw_graph = True
-            _scan_graph(buf, a, b, domains, external, graph, op_types, half)
+            _scan_graph(buf, a, b, domains, external, graph, op_types, half, graph_inputs)
     if ir_version is None or not saw_graph:
         raise _Malformed
     return OnnxFacts(ir_version, opsets, producer, frozenset(domains), tuple(external), graph.rows(graph.embeddings),
-                     frozenset(op_types), half[0], graph.rows(graph.positions))
+                     frozenset(op_types), half[0], graph.rows(graph.positions), tuple(graph_inputs))
 
 
 class _Tables:
@@ -188,11 +191,14 @@ class _Tables:
 
 
 def _scan_graph(buf: memoryview, start: int, end: int, domains: set[str], external: list[tuple[str, str]],
-                graph: _Tables, op_types: set[str], half: list[int]) -> None:
+                graph: _Tables, op_types: set[str], half: list[int], graph_inputs: list[str]) -> None:
     for number, wire, a, b in _fields(buf, start, end):
         if wire != 2:
             continue
-        if number == _GRAPH_NODE:
+        if number == _GRAPH_INPUT:
+            graph_inputs.extend(_text(buf, x, y) for n, w, x, y in _fields(buf, a, b)
+                                if n == _VALUE_INFO_NAME and w == 2)
+        elif number == _GRAPH_NODE:
             op_type, inputs, outputs, axis = "", [], [], 0
             for n, w, x, y in _fields(buf, a, b):
                 if n == _NODE_DOMAIN and w == 2:

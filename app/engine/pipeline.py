@@ -26,12 +26,12 @@ import numpy as np
 
 from .batching import BatchPolicy, MicroBatcher, plan_batches
 from .bundle import ModelBundle
-from .card import DYNAMIC_QUANT_NOTE, ModelCard, file_sha256, single_logit_note
+from .card import DYNAMIC_QUANT_NOTE, FP16_ON_CPU_NOTE, ModelCard, file_sha256, single_logit_note
 from .encoding import EncodedTexts, TextEncoder, pad_batch
 from .errors import InferenceError, ModelError, SieveError
 from .io import SourceRow, rows_from_texts
 from .scoring import FAILED, NOT_SCORED, Prediction, non_finite_message, predictions, probabilities
-from .session import ModelSession, SessionConfig
+from .session import INT8_ON_GPU_NOTE, ModelSession, SessionConfig
 from .stats import StatsRecorder
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,33 @@ class _Window:
     batches: list[_Prepared] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class WarmUp:
+    """What :meth:`Classifier.warm_up` ran: how many batch shapes, how long it took, and any failure."""
+
+    shapes: int
+    seconds: float
+    error: str | None = None
+
+
+def warmup_shapes(policy: BatchPolicy, max_length: int, *, fixed_batch: int | None = None,
+                  fixed_length: int | None = None, step: int = 16) -> list[tuple[int, int]]:
+    """The ``(batch, sequence)`` shapes a warm-up runs: the planner's largest batch at every ``step``-th length up
+    to ``max_length`` (largest first, so the device memory arena grows once), then one row at each length.
+
+    The planner pads each batch to its longest row, so real batches fall between these shapes; on CUDA the first
+    run of a new shape loads kernels and grows the arena, which is what warming a grid of them pays for up front.
+    """
+    if fixed_length:
+        lengths = [fixed_length]
+    else:
+        lengths = sorted({*range(step, max_length + 1, step), min(step, max_length), max_length}, reverse=True)
+    shapes = [(fixed_batch or max(1, min(policy.max_batch, policy.max_tokens // n)), n) for n in lengths]
+    if not fixed_batch:
+        shapes += [(1, n) for n in lengths if (1, n) not in shapes]
+    return shapes
+
+
 class _ProducerFailed:
     def __init__(self, exc: BaseException) -> None:
         self.exc = exc
@@ -108,6 +135,7 @@ class Classifier:
         self._card: ModelCard | None = None
         self.stats = StatsRecorder()
         self.notices: list[str] = []  # things the user should hear about once (e.g. a switch to the CPU)
+        self.warmup: WarmUp | None = None
         self._switch_lock = threading.Lock()
         self._type_ids = any(s.name == "token_type_ids" for s in session.inputs)
 
@@ -121,10 +149,20 @@ class Classifier:
         graph_optimization: str = "all",
         max_length: int | None = None,
         policy: BatchPolicy | None = None,
+        io_binding: str = "auto",
+        warmup: str = "auto",
     ) -> Classifier:
-        """Load a model folder (or ``.onnx`` file with its siblings). Raises :class:`ModelError` with a sentence."""
+        """Load a model folder (or ``.onnx`` file with its siblings). Raises :class:`ModelError` with a sentence.
+
+        ``io_binding`` (auto/on/off): bind inputs and outputs, by default on a GPU only. ``warmup`` (auto/on/off):
+        run the batch shapes the planner will emit once before returning, by default on a GPU only (there the first
+        run of each new shape is slow; on a CPU it is not, and warming costs start-up time).
+        """
+        if warmup not in ("auto", "on", "off"):
+            raise ModelError(f"Unknown warm-up setting {warmup!r}", "Use auto, on or off")
         bundle = path if isinstance(path, ModelBundle) else ModelBundle.from_path(path)
-        session = ModelSession.load(bundle, SessionConfig(provider, threads, graph_optimization))
+        limit = (policy or BatchPolicy()).max_batch, max_length or 512  # TensorRT's profile
+        session = ModelSession.load(bundle, SessionConfig(provider, threads, graph_optimization, io_binding, limit))
         positions = session.max_positions
         if positions and max_length and max_length > positions:
             raise ModelError(
@@ -144,7 +182,10 @@ class Classifier:
                 "tokenizer.json does not belong to this model",
                 "Use the tokenizer.json that was saved with this model",
             )
-        return cls(session, encoder, policy)
+        clf = cls(session, encoder, policy)
+        if warmup == "on" or (warmup == "auto" and session.providers.device == "CUDA"):
+            clf.warm_up()
+        return clf
 
     # ------------------------------------------------------------------ facts
     @property
@@ -183,6 +224,10 @@ class Classifier:
         notes = []
         if s.facts.dynamic_quantization:
             notes.append(DYNAMIC_QUANT_NOTE)
+            if s.providers.device == "CUDA":
+                notes.append(INT8_ON_GPU_NOTE)
+        elif s.facts.quantization == "fp16" and s.providers.device == "CPU":
+            notes.append(FP16_ON_CPU_NOTE)
         if s.head == "binary":
             notes.append(single_logit_note(*self.labels))
         positions = s.max_positions
@@ -190,6 +235,10 @@ class Classifier:
             notes.append(f"The model's position table holds {positions} tokens, fewer than the "
                          f"{self.encoder.requested_length} the tokenizer's setting (or Sieve's default) asks for, so "
                          f"Sieve truncates texts at {positions} tokens")
+        if s.providers.tensorrt_reason:
+            notes.append(f"TensorRT not used: {s.providers.tensorrt_reason}")
+        if self.warmup is not None and self.warmup.error:
+            notes.append(f"Warm-up stopped: {self.warmup.error}")
         self._card = ModelCard(
             name=self.bundle.name,
             path=str(self.bundle.model_path),
@@ -213,8 +262,40 @@ class Classifier:
             cuda_fallback_reason=s.providers.fallback_reason,
             threads=s.config.intra_op_threads,
             notes=tuple(notes),
+            io_binding=s.io_binding,
+            warmup_shapes=self.warmup.shapes if self.warmup else 0,
+            warmup_ms=self.warmup.seconds * 1000.0 if self.warmup else None,
         )
         return self._card
+
+    def warm_up(self, shapes: Sequence[tuple[int, int]] | None = None) -> WarmUp:
+        """Run each ``(batch, sequence)`` shape once on a real-text batch (default: :func:`warmup_shapes` for this
+        policy and tokenizer), so a run's first batches of each length do not pay for kernel loading and memory
+        growth. A failure (say, out of memory at the largest shape) stops the warm-up, is kept in the card's notes
+        and does not fail the model."""
+        from .sweep import synthetic_ids
+
+        s = self.session
+        if shapes is None:
+            shapes = warmup_shapes(self.policy, self.encoder.max_length, fixed_batch=s.fixed_batch,
+                                   fixed_length=s.fixed_length)
+        t0 = time.perf_counter()
+        error = None
+        done = 0
+        for batch, length in shapes:
+            ids = np.tile(synthetic_ids(self.encoder, length), (batch, 1))
+            arrays = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+            try:
+                s.run({spec.name: arrays[spec.name].astype(spec.dtype, copy=False) for spec in s.inputs})
+            except SieveError as exc:
+                error = f"{exc} (at batch {batch} × {length} tokens)"
+                log.warning("warm-up stopped: %s", error)
+                break
+            done += 1
+        self.warmup = WarmUp(done, time.perf_counter() - t0, error)
+        self._card = None
+        log.info("warm-up: %d shapes in %.0f ms", done, self.warmup.seconds * 1000.0)
+        return self.warmup
 
     # ------------------------------------------------------------------ small lists
     def predict(self, texts: Sequence[str] | str) -> list[Prediction]:

@@ -26,7 +26,22 @@ from .onnx_meta import OnnxFacts, check_external_data, read_facts
 log = logging.getLogger(__name__)
 
 TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-PROVIDER_NAMES = {"cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
+PROVIDER_NAMES = {"cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider",
+                  "tensorrt": "TensorrtExecutionProvider"}
+GPU_PROVIDERS = frozenset({PROVIDER_NAMES["cuda"], PROVIDER_NAMES["tensorrt"]})
+#: CUDA provider settings Sieve passes (every value a string, as ONNX Runtime's provider options are).
+CUDA_PROVIDER_OPTIONS = {
+    # Grow the device memory arena by what a batch asks for, not to the next power of two: the planner runs each
+    # window's longest batch first and the warm-up runs the largest shape first, so the arena reaches its size
+    # once; doubling past it would strand up to half the memory the batch budget allows.
+    "arena_extend_strategy": "kSameAsRequested",
+    # EXHAUSTIVE (ORT's default) benchmarks every cuDNN convolution algorithm for each new input shape; with a new
+    # sequence length in almost every batch that search would never stop running. The heuristic chooses at once.
+    "cudnn_conv_algo_search": "HEURISTIC",
+    # Host/device copies on the compute stream: no cross-stream synchronisation per batch (ORT's default, pinned
+    # here because the IO-binding path relies on it).
+    "do_copy_in_default_stream": "1",
+}
 OPT_LEVELS = {
     "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
     "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
@@ -50,17 +65,24 @@ _log_lock = threading.Lock()
 class SessionConfig:
     """How to start ONNX Runtime.
 
-    ``provider``: ``"auto"`` (CUDA when it works, else CPU), ``"cuda"`` or ``"cpu"``.
-    ``intra_op_threads``: 0 lets ONNX Runtime choose (one per physical core).
+    ``provider``: ``"auto"`` (CUDA when it works, else CPU), ``"cuda"``, ``"cpu"``, or ``"tensorrt"`` (TensorRT
+    when its libraries are installed, else CUDA, else CPU; never chosen by ``auto``: building its engines takes
+    minutes). ``intra_op_threads``: 0 lets ONNX Runtime choose (one per physical core). ``io_binding``: ``"auto"``
+    binds inputs and outputs on GPU runs only; ``"on"``/``"off"`` force it. ``max_shape``: the largest
+    ``(batch, sequence)`` the session will see, for TensorRT's optimisation profile.
     """
 
     provider: str = "auto"
     intra_op_threads: int = 0
     graph_optimization: str = "all"
+    io_binding: str = "auto"
+    max_shape: tuple[int, int] = (32, 512)
 
     def __post_init__(self) -> None:
-        if self.provider not in ("auto", "cuda", "cpu"):
-            raise ModelError(f"Unknown provider {self.provider!r}", "Use auto, cuda or cpu")
+        if self.provider not in ("auto", "cuda", "cpu", "tensorrt"):
+            raise ModelError(f"Unknown provider {self.provider!r}", "Use auto, cuda, tensorrt or cpu")
+        if self.io_binding not in ("auto", "on", "off"):
+            raise ModelError(f"Unknown IO binding setting {self.io_binding!r}", "Use auto, on or off")
         if self.graph_optimization not in OPT_LEVELS:
             raise ModelError(
                 f"Unknown graph optimisation level {self.graph_optimization!r}",
@@ -86,21 +108,26 @@ class ProviderReport:
     active: tuple[str, ...]
     available: tuple[str, ...]
     fallback_reason: str | None = None
+    tensorrt_reason: str | None = None  # only when TensorRT was asked for and is not in use
 
     @property
     def device(self) -> str:
-        return "CUDA" if self.active and self.active[0] == PROVIDER_NAMES["cuda"] else "CPU"
+        """``"CUDA"`` when an NVIDIA GPU runs the model (through the CUDA or TensorRT provider), else ``"CPU"``."""
+        return "CUDA" if self.active and self.active[0] in GPU_PROVIDERS else "CPU"
 
     def describe(self) -> str:
         text = f"{self.device} ({self.active[0] if self.active else 'none'})"
-        return f"{text}; CUDA not used: {self.fallback_reason}" if self.fallback_reason else text
+        if self.fallback_reason:
+            return f"{text}; CUDA not used: {self.fallback_reason}"
+        return f"{text}; TensorRT not used: {self.tensorrt_reason}" if self.tensorrt_reason else text
 
 
 @dataclass
 class ModelSession:
     """An ONNX Runtime session over a text classifier, with its inputs and logits output resolved.
 
-    ``run`` is thread-safe (ONNX Runtime allows concurrent ``Run`` calls on one session).
+    ``run`` is thread-safe (ONNX Runtime allows concurrent ``Run`` calls on one session; each IO-bound run makes
+    its own binding).
     """
 
     bundle: ModelBundle
@@ -114,37 +141,47 @@ class ModelSession:
     facts: OnnxFacts = field(default_factory=OnnxFacts)
     _output_names: list[str] = field(default_factory=list, repr=False)
     head: str = "softmax"  # one of HEADS
+    io_binding: bool = False  # inputs copied to the device once per batch, the logits output bound
 
     @classmethod
     def load(cls, bundle: ModelBundle, config: SessionConfig | None = None) -> ModelSession:
         config = config or SessionConfig()
         facts = read_facts(bundle.model_path)
         check_external_data(bundle.model_path, facts)
-        requested, probe_reason = _requested_providers(config.provider)
+        requested, probe_reason, trt_reason = _requested_providers(config.provider)
         options = ort.SessionOptions()
         options.graph_optimization_level = OPT_LEVELS[config.graph_optimization]
         options.intra_op_num_threads = config.intra_op_threads
         options.log_severity_level = 4  # FATAL only: run errors reach us as exceptions, not as native log lines
+        providers = [(name, provider_options(name, config, facts)) for name in requested]
         with _quiet_ort():
             try:
-                session = ort.InferenceSession(str(bundle.model_path), options, providers=list(requested))
+                session = ort.InferenceSession(str(bundle.model_path), options, providers=providers)
             except Exception as exc:  # ORT raises several unrelated types (Fail, InvalidGraph, RuntimeException…)
                 raise explain_load_error(exc, bundle.model_path) from exc
         active = tuple(session.get_providers())
         reason = None
         if PROVIDER_NAMES["cuda"] in requested and PROVIDER_NAMES["cuda"] not in active:
             reason = probe_reason or "ONNX Runtime could not start the CUDA provider for this model"
-        elif config.provider in ("auto", "cuda") and PROVIDER_NAMES["cuda"] not in requested:
+        elif config.provider != "cpu" and PROVIDER_NAMES["cuda"] not in requested:
             reason = probe_reason
-        report = ProviderReport(requested, active, tuple(ort.get_available_providers()), reason)
-        if reason and config.provider == "cuda":
-            log.warning("CUDA was requested but the model runs on CPU: %s", reason)
+        if config.provider == "tensorrt" and PROVIDER_NAMES["tensorrt"] not in active:
+            trt_reason = trt_reason or reason or "ONNX Runtime could not start the TensorRT provider for this model"
+        report = ProviderReport(requested, active, tuple(ort.get_available_providers()), reason, trt_reason)
+        if reason and config.provider in ("cuda", "tensorrt"):
+            log.warning("The GPU was requested but the model runs on the CPU: %s", reason)
+        elif trt_reason:
+            log.warning("TensorRT was requested but is not used: %s", trt_reason)
+        if report.device == "CUDA" and facts.dynamic_quantization:
+            log.warning(INT8_ON_GPU_NOTE)
 
         inputs = _resolve_inputs(session)
         logits_name, width = _resolve_logits(session, bundle)
         labels = _resolve_labels(bundle, width)
         head = "sigmoid" if bundle.multi_label else "binary" if width == 1 else "softmax"
-        return cls(bundle, config, session, inputs, logits_name, width, labels, report, facts, [logits_name], head)
+        bound = config.io_binding == "on" or (config.io_binding == "auto" and report.device == "CUDA")
+        return cls(bundle, config, session, inputs, logits_name, width, labels, report, facts, [logits_name], head,
+                   bound)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -187,7 +224,10 @@ class ModelSession:
     def run(self, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
         """Run one padded batch; return logits as float32 ``[batch, num_labels]``."""
         try:
-            (logits,) = self.session.run(self._output_names, dict(feeds))
+            if self.io_binding:
+                logits = self._run_bound(feeds)
+            else:
+                (logits,) = self.session.run(self._output_names, dict(feeds))
         except Exception as exc:
             raise explain_run_error(exc, feeds, self.facts, self.bundle.config) from exc
         logits = np.asarray(logits)
@@ -203,16 +243,74 @@ class ModelSession:
             )
         return logits.astype(np.float32, copy=False)
 
+    def _run_bound(self, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
+        """One run through an IO binding: each input is copied to the session's device once, the logits output is
+        bound on that device and copied back once. A binding per call keeps concurrent runs apart."""
+        binding = self.session.io_binding()
+        for name, array in feeds.items():
+            binding.bind_cpu_input(name, np.ascontiguousarray(array))
+        device = "cuda" if self.providers.device == "CUDA" else "cpu"
+        binding.bind_output(self.logits_name, device)
+        self.session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()[0]
+
+
+INT8_ON_GPU_NOTE = (
+    "This model uses int8 dynamic quantization, which the CUDA provider mostly runs as CPU fallbacks with copies "
+    "in between: on a GPU it is usually slower than the fp32 or fp16 export of the same model (sieve export "
+    "--precision fp16)"
+)
+
 
 # ---------------------------------------------------------------------- providers
-def _requested_providers(choice: str) -> tuple[tuple[str, ...], str | None]:
-    cpu = PROVIDER_NAMES["cpu"]
+def _requested_providers(choice: str) -> tuple[tuple[str, ...], str | None, str | None]:
+    """The providers to ask ONNX Runtime for, why CUDA cannot be used (if so), and why TensorRT cannot (if asked)."""
+    cpu, cuda = PROVIDER_NAMES["cpu"], PROVIDER_NAMES["cuda"]
     if choice == "cpu":
-        return (cpu,), None
+        return (cpu,), None, None
     reason = cuda_unavailable_reason()
     if reason and choice == "auto":
-        return (cpu,), reason
-    return (PROVIDER_NAMES["cuda"], cpu), reason
+        return (cpu,), reason, None
+    if choice == "tensorrt":
+        trt_reason = reason or tensorrt_unavailable_reason()
+        if trt_reason is None:
+            return (PROVIDER_NAMES["tensorrt"], cuda, cpu), None, None
+        return (cuda, cpu), reason, trt_reason
+    return (cuda, cpu), reason, None
+
+
+def provider_options(name: str, config: SessionConfig, facts: OnnxFacts | None = None) -> dict[str, str]:
+    """The options Sieve passes to provider ``name`` (empty for the CPU)."""
+    if name == PROVIDER_NAMES["cuda"]:
+        return dict(CUDA_PROVIDER_OPTIONS)
+    if name == PROVIDER_NAMES["tensorrt"]:
+        return tensorrt_options(config, facts or OnnxFacts())
+    return {}
+
+
+def tensorrt_options(config: SessionConfig, facts: OnnxFacts) -> dict[str, str]:
+    """TensorRT settings: engines and timing cached on disk (the first build takes minutes), fp16 kernels for an
+    fp16 model, and one optimisation profile from a 1×1 batch up to ``config.max_shape``."""
+    from ..paths import cache_dir
+
+    batch, length = config.max_shape
+    names = [n for n in TEXT_INPUTS if n in facts.input_names] or ["input_ids", "attention_mask"]
+
+    def shapes(b: int, n: int) -> str:
+        return ",".join(f"{name}:{b}x{n}" for name in names)
+
+    folder = cache_dir() / "tensorrt"
+    folder.mkdir(parents=True, exist_ok=True)
+    return {
+        "trt_engine_cache_enable": "1",
+        "trt_engine_cache_path": str(folder),
+        "trt_timing_cache_enable": "1",
+        "trt_timing_cache_path": str(folder),
+        "trt_fp16_enable": "1" if facts.quantization == "fp16" else "0",
+        "trt_profile_min_shapes": shapes(1, 1),
+        "trt_profile_opt_shapes": shapes(batch, max(1, min(length, 64))),
+        "trt_profile_max_shapes": shapes(batch, length),
+    }
 
 
 @lru_cache(maxsize=1)
@@ -254,6 +352,40 @@ def cuda_unavailable_reason() -> str | None:
     if status != 0 or count.value == 0:
         return f"no usable NVIDIA GPU (CUDA driver status {status}, {count.value} devices)"
     return None
+
+
+@lru_cache(maxsize=1)
+def tensorrt_unavailable_reason() -> str | None:
+    """Why ONNX Runtime's TensorRT provider cannot start here, in one sentence; ``None`` when it looks usable.
+
+    TensorRT is optional: Sieve never needs it, and ``auto`` never picks it. Its libraries come from the
+    ``tensorrt-cu13`` pip package (preloaded from there on Linux) or a system install.
+    """
+    if PROVIDER_NAMES["tensorrt"] not in ort.get_available_providers():
+        return f"this onnxruntime build ({ort.get_device()}) has no TensorRT provider"
+    _preload_pip_tensorrt()
+    lib = Path(ort.__file__).parent / "capi" / (
+        "onnxruntime_providers_tensorrt.dll" if sys.platform == "win32" else "libonnxruntime_providers_tensorrt.so")
+    if not lib.exists():
+        return "this onnxruntime build lacks its TensorRT provider library"
+    try:
+        ctypes.CDLL(str(lib))
+    except OSError as exc:
+        missing = str(exc).split(":")[0].strip() if "cannot open shared object" in str(exc) else str(exc)
+        return f"the TensorRT libraries are not installed ({missing} not found); see sieve doctor"
+    return None
+
+
+def _preload_pip_tensorrt() -> None:
+    """Load TensorRT's libraries from the ``tensorrt_libs`` pip package (tensorrt-cu13) when it is installed."""
+    spec = importlib.util.find_spec("tensorrt_libs")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    for pattern in ("libnvinfer.so.*", "libnvinfer_plugin.so.*", "libnvonnxparser.so.*"):
+        for lib in sorted(folder.glob(pattern)):
+            with contextlib.suppress(OSError):
+                ctypes.CDLL(str(lib), mode=getattr(ctypes, "RTLD_GLOBAL", 0))
 
 
 def _preload_pip_cuda() -> None:

@@ -106,7 +106,7 @@ def run_sweep(
             for batch in plan.batch_sizes:
                 if cancel is not None and cancel.is_set():
                     return results
-                if provider == "cuda" and session.providers.device != "CUDA":
+                if provider in ("cuda", "tensorrt") and session.providers.device != "CUDA":
                     point = SweepPoint("CUDA", batch, seq_len, 0, 0, 0, 0,
                                        error=session.providers.fallback_reason or "CUDA is not available")
                 elif seq_len > encoder.max_length:
