@@ -194,7 +194,7 @@ def _main(argv: Sequence[str] | None) -> int:
                 "doctor": cmd_doctor, "compare": cmd_compare}
     try:
         if threading.current_thread() is threading.main_thread():  # from here on, Ctrl+C is a KeyboardInterrupt
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGINT, _interrupt)
         if args.command is None:
             from ..ui import run_gui
 
@@ -235,7 +235,19 @@ _MACHINE_ERRORS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.E
                    errno.EIO, errno.EFBIG, errno.EMFILE, errno.ENFILE}
 
 
+_ctrl_c_seen = threading.Event()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """Python's own Ctrl+C handler, remembering that it ran: a native module's init (numpy's, onnxruntime's) can
+    turn the KeyboardInterrupt into an unrelated ImportError without chaining it."""
+    _ctrl_c_seen.set()
+    raise KeyboardInterrupt
+
+
 def _caused_by_ctrl_c(exc: BaseException) -> bool:
+    if _ctrl_c_seen.is_set():
+        return True
     seen = 0
     while exc is not None and seen < 20:
         if isinstance(exc, KeyboardInterrupt):
