@@ -43,6 +43,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _window_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 1280x800") from None
+    if w < 320 or h < 240:
+        raise argparse.ArgumentTypeError(f"{text} is too small: the window needs at least 320x240")
+    return w, h
+
+
 def _int_list(text: str) -> list[int]:
     return [_positive(part) for part in text.replace(",", " ").split()]
 
@@ -81,7 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", "-m", metavar="DIR", help="model to open in the app (default: embedded model)")
     parser.add_argument("--provider", choices=PROVIDER_CHOICES, default="auto", help=argparse.SUPPRESS)
     parser.add_argument("--selftest", metavar="OUT.png",
-                        help="open the app, score the bundled samples, save a screenshot, exit 0 if all rows got a label")
+                        help="open the app, score the bundled samples, save a screenshot and OUT.json (what the "
+                             "window showed), exit 0 if all rows got a label")
+    parser.add_argument("--size", type=_window_size, metavar="WxH",
+                        help="window size in pixels, e.g. 1280x800 (default: fits the screen)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     score = sub.add_parser("score", help="score files of texts", description=(
@@ -198,7 +211,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.command is None:
             from ..ui import run_gui
 
-            return run_gui(model=args.model, selftest=args.selftest, provider=args.provider)
+            return run_gui(model=args.model, selftest=args.selftest, provider=args.provider, size=args.size)
         return handlers[args.command](args)
     except SieveError as exc:
         if args.debug:

@@ -1,36 +1,43 @@
 """Live latency dashboard: pyqtgraph plots redrawn on a timer from the stats recorder's ring buffer.
 
 Nothing here runs per batch. A 15 Hz timer reads :meth:`StatsRecorder.snapshot` (a copy of at most the last
-``WINDOW`` records) when its version changed, and redraws the latency plot and readouts; the four other plots take
-turns, one per tick (so each follows at about 4 Hz and a frame paints two plots, not five):
+``WINDOW`` records) when its version changed, and redraws the latency plot and the readout; the four other plots
+take turns, one per tick (so each follows at about 4 Hz and a frame paints two plots, not five):
 
 * per-batch latency over time (dots coloured by batch size) with p50 / p95 / p99 lines,
+* throughput (texts/s and tokens/s) over a sliding window of at least a second,
 * a latency histogram,
-* throughput (texts/s and tokens/s) over time,
 * time per stage (queue / encode / infer / post) stacked per batch,
 * padding efficiency (real ÷ padded tokens) per batch.
+
+The plots are created by :meth:`build`, after the window has painted; until then each card shows a placeholder.
+Titles and legends are Qt labels above the plots, so they never cover data. Plots hidden for lack of room are not
+redrawn until they are shown again.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from ..engine.stats import STAGES, StatsRecorder, batch_latency_ms
+from ..engine.throughput import sliding_throughput
+from .plots import PlotCard, swatch
+from .text import plural
 
 WINDOW = 1000  # batches drawn in the time plots (the readouts use the whole ring buffer)
 STAGE_WINDOW = 300  # batches drawn in the stacked stage plot
 REFRESH_HZ = 15
 STAGE_COLOURS = ("#9e9e9e", "#42a5f5", "#ef6c00", "#66bb6a")
 PCT_COLOURS = {"p50": "#2e7d32", "p95": "#f9a825", "p99": "#c62828"}
+TEXTS_COLOUR, TOKENS_COLOUR = "#1e88e5", "#ef6c00"
 # Dots are coloured by batch size in four buckets: one scatter item (one brush) per bucket draws far faster than
 # a brush per dot.
 BATCH_BUCKETS = ((1, 1, "batch 1", "#5e35b1"), (2, 8, "2–8", "#1e88e5"), (9, 32, "9–32", "#43a047"),
                  (33, 1 << 30, "33+", "#fb8c00"))
-
-pg.setConfigOptions(antialias=False, background="w", foreground="#333")
+WIDE_PX = 1400  # from this width all five plots fit in one row
+ROW_PX = 190  # a plot row needs about this much height to stay readable
 
 
 class StickyRange:
@@ -41,7 +48,7 @@ class StickyRange:
     and then stays put for many frames.
     """
 
-    def __init__(self, view: pg.ViewBox, axis: str, floor: float | None = None, min_span: float = 0.0) -> None:
+    def __init__(self, view, axis: str, floor: float | None = None, min_span: float = 0.0) -> None:  # noqa: ANN001
         self.view, self.axis, self.floor, self.min_span = view, axis, floor, min_span
         self.lo = self.hi = None
         view.enableAutoRange(axis=axis, enable=False)
@@ -73,33 +80,112 @@ class LatencyDashboard(QWidget):
     """Plots and readouts over a :class:`StatsRecorder`; set one with :meth:`set_recorder`."""
 
     export_requested = Signal()
+    save_requested = Signal(object)  # PlotCard
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.recorder: StatsRecorder | None = None
+        self.built = False
         self._seen = -1
         self.redraws = 0
-        self._panels = (self._histogram, self._throughput, self._stages, self._padding)  # drawn in turn
+        self._panels = (self._throughput, self._histogram, self._stages, self._padding)  # drawn in turn
         self._panel_seen = [-1] * len(self._panels)
         self._next_panel = 0
 
         self.readout = QLabel("No batches yet.")
         self.readout.setObjectName("latencyReadout")
-        self.readout.setTextInteractionFlags(self.readout.textInteractionFlags())
+        self.readout.setWordWrap(True)
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         reset = QPushButton("Reset")
         reset.setToolTip("Forget the recorded batches")
         reset.clicked.connect(self.reset)
         export = QPushButton("Export records…")
-        export.setToolTip("Save every per-batch record as CSV")
+        export.setToolTip("Save every per-batch record as CSV (Ctrl+Shift+S)")
         export.clicked.connect(self.export_requested)
         top = QHBoxLayout()
         top.addWidget(self.readout, 1)
         top.addWidget(reset)
         top.addWidget(export)
 
-        self.latency = pg.PlotWidget(title="Batch latency (ms) — colour: batch size")
+        self.latency_card = PlotCard("Batch latency (ms) over time", "latencyPlot")
+        self.throughput_card = PlotCard("Throughput", "throughputPlot")
+        self.hist_card = PlotCard("Latency histogram", "histogramPlot")
+        self.stages_card = PlotCard(f"Time per stage, last {STAGE_WINDOW} batches (ms, stacked)", "stagesPlot")
+        self.padding_card = PlotCard("Padding efficiency per batch", "paddingPlot")
+        self.cards = (self.latency_card, self.throughput_card, self.hist_card, self.stages_card, self.padding_card)
+        for card in self.cards:
+            card.save_requested.connect(self.save_requested)
+        self.latency_card.set_legend("  ".join(swatch(c, name) for _lo, _hi, name, c in BATCH_BUCKETS))
+        self.throughput_card.set_legend(f"{swatch(TEXTS_COLOUR, 'texts/s')}  {swatch(TOKENS_COLOUR, 'tokens/s')}"
+                                        " over the last second")
+        self.stages_card.set_legend("  ".join(swatch(c, n.removesuffix('_ms')) for n, c in
+                                              zip(STAGES, STAGE_COLOURS, strict=True)))
+        self.hist_card.set_legend("")
+        self.padding_card.set_legend("")
+        self.grid = QGridLayout()
+        self.grid.setSpacing(6)
+        self._arrangement: tuple | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addLayout(self.grid, 1)
+        self._arrange()
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(int(1000 / REFRESH_HZ))
+        self.timer.timeout.connect(self.refresh)
+
+    # ------------------------------------------------------------------ layout
+    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802
+        super().resizeEvent(event)
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """One row of plots when the panel is short, two when it is tall; stage and padding plots need room."""
+        w, h = self.width(), self.height() - 40
+        wide, tall = w >= WIDE_PX, h >= 2 * ROW_PX + (120 if w >= WIDE_PX else 0)
+        arrangement = (wide, tall)
+        if arrangement == self._arrangement:
+            return
+        self._arrangement = arrangement
+        for card in self.cards:
+            self.grid.removeWidget(card)
+        for c in range(6):
+            self.grid.setColumnStretch(c, 0)
+        if tall:  # latency wide with the histogram; throughput, stages, padding below
+            places = {self.latency_card: (0, 0, 1, 2), self.hist_card: (0, 2, 1, 1),
+                      self.throughput_card: (1, 0, 1, 1), self.stages_card: (1, 1, 1, 1),
+                      self.padding_card: (1, 2, 1, 1)}
+            columns = 3
+        elif wide:
+            places = {self.latency_card: (0, 0, 1, 2), self.throughput_card: (0, 2, 1, 1),
+                      self.hist_card: (0, 3, 1, 1), self.stages_card: (0, 4, 1, 1), self.padding_card: (0, 5, 1, 1)}
+            columns = 6
+        else:
+            places = {self.latency_card: (0, 0, 1, 2), self.throughput_card: (0, 2, 1, 1),
+                      self.hist_card: (0, 3, 1, 1)}
+            columns = 4
+        for c in range(columns):
+            self.grid.setColumnStretch(c, 1)
+        for card in self.cards:
+            if card in places:
+                self.grid.addWidget(card, *places[card])
+            card.setVisible(card in places)
+
+    def hidden_plots(self) -> list[str]:
+        return [c.name for c in self.cards if c.isHidden()]
+
+    # ------------------------------------------------------------------ plots
+    def build(self) -> None:
+        """Create the pyqtgraph plots (imports pyqtgraph); call once the window has painted."""
+        if self.built:
+            return
+        from .plots import load_pyqtgraph
+
+        pg = load_pyqtgraph()
+        self.latency = self.latency_card.fill(pg.PlotWidget)
+        self.latency.setLabel("left", "latency", "ms")
         self.latency.setLabel("bottom", "time", "s")
-        self.latency.addLegend(offset=(-5, 5))
         self.scatters = []
         for _lo, _hi, name, colour in BATCH_BUCKETS:
             item = pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(colour), name=name)
@@ -107,48 +193,51 @@ class LatencyDashboard(QWidget):
             self.scatters.append(item)
         self.pct_lines = {}
         for name, colour in PCT_COLOURS.items():
-            line = pg.InfiniteLine(angle=0, pen=pg.mkPen(colour, width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine),
-                                   label=name, labelOpts={"position": 0.02, "color": colour})
+            line = pg.InfiniteLine(angle=0, pen=pg.mkPen(colour, width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine))
             line.setVisible(False)
             self.latency.addItem(line)
             self.pct_lines[name] = line
 
-        self.hist = pg.PlotWidget(title="Latency histogram (ms)")
+        self.hist = self.hist_card.fill(pg.PlotWidget)
+        self.hist.setLabel("bottom", "batch latency", "ms")
+        self.hist.setLabel("left", "batches")
         self.hist_curve = self.hist.plot(stepMode="center", fillLevel=0, brush=(66, 165, 245, 120), pen="#1e88e5")
 
-        self.throughput = pg.PlotWidget(title="Throughput")
+        self.throughput = self.throughput_card.fill(pg.PlotWidget)
         self.throughput.setLabel("bottom", "time", "s")
-        self.throughput.addLegend(offset=(5, 5))
-        self.tps_curve = self.throughput.plot(pen=pg.mkPen("#1e88e5", width=2), name="texts/s")
+        self.throughput.setLabel("left", "texts/s")
+        self.tps_curve = self.throughput.plot(pen=pg.mkPen(TEXTS_COLOUR, width=2))
         self.tokens_view = pg.ViewBox()
         self.throughput.showAxis("right")
         self.throughput.scene().addItem(self.tokens_view)
         self.throughput.getAxis("right").linkToView(self.tokens_view)
         self.throughput.getAxis("right").setLabel("tokens/s")
         self.tokens_view.setXLink(self.throughput)
-        self.tokens_curve = pg.PlotCurveItem(pen=pg.mkPen("#ef6c00", width=1.5))
+        self.tokens_curve = pg.PlotCurveItem(pen=pg.mkPen(TOKENS_COLOUR, width=1.5))
         self.tokens_view.addItem(self.tokens_curve)
-        self.throughput.getPlotItem().legend.addItem(self.tokens_curve, "tokens/s")
         self.throughput.getViewBox().sigResized.connect(
             lambda: self.tokens_view.setGeometry(self.throughput.getViewBox().sceneBoundingRect()))
 
-        self.stages = pg.PlotWidget(title=f"Time per stage, last {STAGE_WINDOW} batches (ms, stacked)")
+        self.stages = self.stages_card.fill(pg.PlotWidget)
         self.stages.setLabel("bottom", "batch")
-        self.stages.addLegend(offset=(5, 5))
+        self.stages.setLabel("left", "ms")
         self.stage_curves = []
         # Cumulative curves filled down to zero, the tallest (queue+encode+infer+post) underneath: the visible bands
         # are the stages. (FillBetweenItem would rebuild two paths per band per frame.)
-        for z, (name, colour) in enumerate(zip(STAGES, STAGE_COLOURS, strict=True)):
-            curve = self.stages.plot(pen=pg.mkPen(colour, width=1), fillLevel=0, brush=pg.mkBrush(colour),
-                                     name=name.removesuffix("_ms"))
+        for z, colour in enumerate(STAGE_COLOURS):
+            curve = self.stages.plot(pen=pg.mkPen(colour, width=1), fillLevel=0, brush=pg.mkBrush(colour))
             curve.setZValue(len(STAGES) - z)
             self.stage_curves.append(curve)
 
-        self.padding = pg.PlotWidget(title="Padding efficiency (real ÷ padded tokens)")
+        self.padding = self.padding_card.fill(pg.PlotWidget)
         self.padding.setLabel("bottom", "batch")
+        self.padding.setLabel("left", "real ÷ padded")
         self.padding.setYRange(0, 1.05)
         self.padding_curve = self.padding.plot(pen=pg.mkPen("#8e24aa", width=1))
 
+        for plot in (self.latency, self.hist, self.throughput, self.stages, self.padding):
+            plot.setMenuEnabled(False)
+            plot.hideButtons()
         self.ranges = {
             "latency_x": StickyRange(self.latency.getViewBox(), "x", min_span=10.0),
             "latency_y": StickyRange(self.latency.getViewBox(), "y", floor=0.0),
@@ -161,24 +250,11 @@ class LatencyDashboard(QWidget):
             "stages_y": StickyRange(self.stages.getViewBox(), "y", floor=0.0),
             "padding_x": StickyRange(self.padding.getViewBox(), "x", min_span=50.0),
         }
-
-        grid = QGridLayout()
-        grid.addWidget(self.latency, 0, 0, 1, 2)
-        grid.addWidget(self.hist, 0, 2)
-        grid.addWidget(self.throughput, 1, 0)
-        grid.addWidget(self.stages, 1, 1)
-        grid.addWidget(self.padding, 1, 2)
-        grid.setColumnStretch(0, 2)
-        grid.setColumnStretch(1, 2)
-        grid.setColumnStretch(2, 2)
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addLayout(grid, 1)
-
-        self.timer = QTimer(self)
-        self.timer.setInterval(int(1000 / REFRESH_HZ))
-        self.timer.timeout.connect(self.refresh)
+        self.built = True
+        self._seen = -1
+        self._panel_seen = [-1] * len(self._panels)
         self.timer.start()
+        self.refresh(full=True)
 
     def set_recorder(self, recorder: StatsRecorder | None) -> None:
         self.recorder = recorder
@@ -194,16 +270,17 @@ class LatencyDashboard(QWidget):
     def refresh(self, full: bool = False) -> None:
         """Redraw what changed since the last call (cheap when nothing did).
 
-        The latency scatter, its percentile lines and the readout follow every tick. The four other plots take
-        turns, one per tick, until each shows the latest records: a tick then paints two plots rather than five,
-        which keeps each frame short on a machine whose cores are busy scoring. ``full`` redraws everything now
+        The latency scatter, its percentile lines and the readout follow every tick. The other plots take turns,
+        one per tick, until each shows the latest records: a tick then paints two plots rather than five, which
+        keeps each frame short on a machine whose cores are busy scoring. ``full`` redraws everything now
         (screenshots, tests).
         """
         rec = self.recorder
         version = rec.version if rec is not None else -2
-        stale = [i for i in range(len(self._panel_seen)) if self._panel_seen[i] != version]
-        if (version == self._seen and not stale) or not self.isVisible():  # hidden: redraw when shown again
-            return
+        cards = (self.throughput_card, self.hist_card, self.stages_card, self.padding_card)
+        stale = [i for i in range(len(self._panel_seen)) if self._panel_seen[i] != version and cards[i].isVisible()]
+        if not self.built or (version == self._seen and not stale) or not self.isVisible():
+            return  # hidden: redraw when shown again
         records = rec.snapshot(WINDOW) if rec is not None else None
         if records is None or not len(records):
             self._seen = version
@@ -218,7 +295,7 @@ class LatencyDashboard(QWidget):
             self._draw_latency(rec, records, ok, lat)
         n = len(self._panel_seen)
         for i in [(self._next_panel + k) % n for k in range(n)]:
-            if self._panel_seen[i] == version:
+            if self._panel_seen[i] == version or not cards[i].isVisible():
                 continue
             self._panels[i](ok, lat)
             self._panel_seen[i] = version
@@ -235,16 +312,21 @@ class LatencyDashboard(QWidget):
             self.ranges["latency_x"].fit(float(ok["t"][0]), float(ok["t"][-1]))
             self.ranges["latency_y"].fit(0.0, float(lat.max()))
         summary = rec.summary()
-        for name, value in (("p50", summary.p50_ms), ("p95", summary.p95_ms), ("p99", summary.p99_ms)):
+        values = {"p50": summary.p50_ms, "p95": summary.p95_ms, "p99": summary.p99_ms}
+        for name, value in values.items():
             self.pct_lines[name].setValue(value)
             self.pct_lines[name].setVisible(bool(len(ok)))
+        self.latency_card.set_legend(
+            "  ".join(swatch(c, name) for _lo, _hi, name, c in BATCH_BUCKETS) + "&nbsp;&nbsp;&nbsp;"
+            + "  ".join(swatch(PCT_COLOURS[k], f"{k} {v:,.1f} ms", dashed=True) for k, v in values.items()))
         failed = int(records["failed"].sum())
         self.readout.setText(
             f"<b>p50</b> {summary.p50_ms:.1f} ms &nbsp; <b>p95</b> {summary.p95_ms:.1f} ms &nbsp; "
             f"<b>p99</b> {summary.p99_ms:.1f} ms &nbsp;|&nbsp; <b>{summary.texts_per_s:,.0f}</b> texts/s, "
             f"{summary.tokens_per_s:,.0f} tokens/s &nbsp;|&nbsp; mean batch {summary.mean_batch:.1f} &nbsp;|&nbsp; "
-            f"padding efficiency {summary.padding_efficiency:.0%} &nbsp;|&nbsp; {summary.batches:,} batches"
-            + (f", <span style='color:#c62828'>{failed} failed</span>" if failed else "")
+            f"padding efficiency {summary.padding_efficiency:.0%} &nbsp;|&nbsp; {plural(summary.batches, 'batch')}"
+            + (f", <span style='color:#c62828'>{plural(failed, 'failed batch', 'failed batches')}</span>"
+               if failed else "")
         )
 
     def _histogram(self, ok: np.ndarray, lat: np.ndarray) -> None:
@@ -276,25 +358,13 @@ class LatencyDashboard(QWidget):
             self.ranges["padding_x"].fit(0.0, float(x[-1]))
 
     def _throughput(self, ok: np.ndarray, lat: np.ndarray | None = None) -> None:
-        if len(ok) < 2:
-            self.tps_curve.setData([], [])
-            self.tokens_curve.setData([], [])
-            return
-        t = ok["t"]
-        span = max(float(t[-1] - t[0]), 1e-3)
-        width = max(1.0, span / 30.0)  # a trailing window: one second, or a thirtieth of the run if longer
-        rows = np.concatenate([[0], np.cumsum(ok["rows"], dtype=np.float64)])
-        tokens = np.concatenate([[0], np.cumsum(ok["real_tokens"], dtype=np.float64)])
-        first = np.searchsorted(t, t - width, side="right")
-        last = np.arange(1, len(t) + 1)
-        window = np.maximum(np.minimum(t - t[0], width), 1e-3)  # the first second is not a full window yet
-        tps = (rows[last] - rows[first]) / window
-        tokens_s = (tokens[last] - tokens[first]) / window
-        self.tps_curve.setData(t, tps)
-        self.tokens_curve.setData(t, tokens_s)
-        self.ranges["tps_x"].fit(float(t[0]), float(t[-1]))
-        self.ranges["tps_y"].fit(0.0, float(tps.max()))
-        self.ranges["tokens_y"].fit(0.0, float(tokens_s.max()))
+        grid, tps, tokens_s = sliding_throughput(ok["t"], ok["rows"], ok["real_tokens"])
+        self.tps_curve.setData(grid, tps)
+        self.tokens_curve.setData(grid, tokens_s)
+        if len(grid):
+            self.ranges["tps_x"].fit(float(grid[0]), float(grid[-1]))
+            self.ranges["tps_y"].fit(0.0, float(tps.max()))
+            self.ranges["tokens_y"].fit(0.0, float(tokens_s.max()))
 
     def _clear(self) -> None:
         for r in self.ranges.values():

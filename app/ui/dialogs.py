@@ -57,17 +57,30 @@ def guess_column(names: list[str]) -> int | None:
 
 
 class ColumnDialog(QDialog):
-    """Pick which column (csv/tsv) or field (jsonl) holds the text, with a preview of the first rows."""
+    """Pick which column (csv/tsv) or field (jsonl) holds the text, and which (if any) holds gold labels, with a
+    preview of the first rows."""
 
-    def __init__(self, path: Path, names: list[str], rows: list[list[str]], parent: QWidget | None = None) -> None:
+    NO_GOLD = "(none)"
+
+    def __init__(self, path: Path, names: list[str], rows: list[list[str]], text_guess: int | None = None,
+                 gold_guess: int | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Import {path.name}")
+        what = "field" if detect_kind(path) == "jsonl" else "column"
         self.combo = QComboBox()
         self.combo.setObjectName("columnChoice")
         self.combo.addItems(names)
-        guess = guess_column(names)
+        guess = text_guess if text_guess is not None else guess_column(names)
         if guess is not None:
             self.combo.setCurrentIndex(guess)
+        self.gold_combo = QComboBox()
+        self.gold_combo.setObjectName("goldChoice")
+        self.gold_combo.addItem(self.NO_GOLD)
+        self.gold_combo.addItems(names)
+        self.gold_combo.setToolTip(f"A {what} whose values are the model's labels: Sieve then reports accuracy, "
+                                   "per-label precision and recall, and a confusion matrix")
+        if gold_guess is not None:
+            self.gold_combo.setCurrentIndex(gold_guess + 1)
         preview = QTableWidget(len(rows), len(names))
         preview.setHorizontalHeaderLabels(names)
         for r, row in enumerate(rows):
@@ -75,19 +88,26 @@ class ColumnDialog(QDialog):
                 preview.setItem(r, c, QTableWidgetItem(value[:200]))
         preview.setMinimumWidth(560)
         form = QFormLayout()
-        form.addRow("Text column" if detect_kind(path) != "jsonl" else "Text field", self.combo)
+        form.addRow(f"Text {what}", self.combo)
+        form.addRow(f"Gold labels {what} (optional)", self.gold_combo)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"Which {('field' if detect_kind(path) == 'jsonl' else 'column')} holds the texts?"))
+        layout.addWidget(QLabel(f"Which {what} holds the texts — and does one hold the expected labels?"))
         layout.addLayout(form)
         layout.addWidget(preview)
         layout.addWidget(buttons)
+        self.combo.setFocus()
 
     @property
     def choice(self) -> str:
         return self.combo.currentText()
+
+    @property
+    def gold(self) -> str | None:
+        text = self.gold_combo.currentText()
+        return None if self.gold_combo.currentIndex() == 0 or text == self.choice else text
 
 
 SHORTCUTS = (
@@ -101,6 +121,7 @@ SHORTCUTS = (
     ("Ctrl+F", "Search the results"),
     ("Ctrl+C", "Copy the selected result rows"),
     ("Ctrl+1 / Ctrl+2", "Show the latency dashboard / the sweep"),
+    ("Ctrl+E", "Show the evaluation against gold labels"),
     ("Ctrl+Shift+Del", "Clear results"),
     ("Ctrl+Q", "Quit"),
     ("", "Drop files or folders anywhere on the window to import them; drop a model folder or .onnx to load it."),

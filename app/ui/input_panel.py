@@ -1,26 +1,29 @@
-"""Input: pasted texts, imported files, the quick-classify line, Run / Cancel and progress."""
+"""Input: the quick-classify line, pasted texts or imported files, Run / Cancel and the run's progress."""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Callable
 
-from PySide6.QtCore import QMimeData, Qt, QTimer, Signal
+from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
-    QListWidgetItem,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import qdebounced
 
-from ..engine.io import TextSource
 from ..engine.scoring import Prediction
+from .widgets import ERROR_COLOUR, label_colour
+
+QUICK_PAUSE_MS = 200  # classify once typing pauses this long
 
 
 class PasteBox(QPlainTextEdit):
@@ -45,46 +48,50 @@ class InputPanel(QWidget):
     run_requested = Signal()
     cancel_requested = Signal()
     import_requested = Signal()
-    quick_text = Signal(str)  # debounced text from the quick-classify line
+    clear_files_requested = Signal()
+    remove_file_requested = Signal(int)
+    quick_text = Signal(str)  # the quick-classify line, once typing pauses
 
     def __init__(self, on_files: Callable[[list[str]], None], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.sources: list[TextSource] = []
         self.quick = QLineEdit()
         self.quick.setObjectName("quickClassify")
         self.quick.setPlaceholderText("Quick classify: type a sentence (Ctrl+L)")
         self.quick.setClearButtonEnabled(True)
         self.quick_result = QLabel()
         self.quick_result.setObjectName("quickResult")
-        self.quick_result.setMinimumWidth(260)
+        self.quick_result.setTextFormat(Qt.TextFormat.RichText)
+        self.quick_result.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.quick_result.setMinimumWidth(200)
         quick_row = QHBoxLayout()
-        quick_row.addWidget(self.quick, 1)
-        quick_row.addWidget(self.quick_result)
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(200)
-        self._debounce.timeout.connect(lambda: self.quick_text.emit(self.quick.text()))
-        self.quick.textChanged.connect(self._debounce.start)
+        quick_row.addWidget(self.quick, 3)
+        quick_row.addWidget(self.quick_result, 2)
+        self._emit_quick = qdebounced(lambda: self.quick_text.emit(self.quick.text()), timeout=QUICK_PAUSE_MS,
+                                      parent=self)
+        self.quick.textChanged.connect(self._emit_quick)
 
         self.paste = PasteBox(on_files)
         self.paste.setObjectName("pasteBox")
         self.paste.setPlaceholderText(
-            "Paste texts here, one per line — or import / drop .txt, .csv, .tsv, .jsonl files or folders anywhere "
-            "on the window. Ctrl+Enter runs.")
+            "Paste texts here, one per line — or import (Ctrl+I) or drop .txt, .csv, .tsv, .jsonl files or folders "
+            "anywhere on the window. Ctrl+Enter runs.")
+        self.paste.setMinimumHeight(48)
         self.files = QListWidget()
         self.files.setObjectName("fileList")
-        self.files.setMaximumHeight(90)
         self.files.setVisible(False)
+        self.files.setMinimumHeight(48)
         self.files.setToolTip("Files to score (they take the place of the pasted texts). Delete removes one.")
-        self.import_button = QPushButton("Import…")
+        self.import_button = QPushButton("Import files…")
+        self.import_button.setObjectName("importButton")
         self.import_button.setToolTip("Import .txt, .csv/.tsv or .jsonl files (Ctrl+I)")
         self.import_button.clicked.connect(self.import_requested)
         self.clear_files = QPushButton("Clear files")
         self.clear_files.setVisible(False)
-        self.clear_files.clicked.connect(self.remove_all_sources)
+        self.clear_files.clicked.connect(self.clear_files_requested)
         self.run_button = QPushButton("Run")
         self.run_button.setObjectName("runButton")
         self.run_button.setToolTip("Score the texts (Ctrl+Enter)")
+        self.run_button.setDefault(True)
         self.run_button.clicked.connect(self.run_requested)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("cancelButton")
@@ -93,58 +100,43 @@ class InputPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel_requested)
         self.progress = QProgressBar()
         self.progress.setObjectName("runProgress")
-        self.progress.setFormat("%v / %m rows")
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("Ready")
         self.progress.setValue(0)
-        self.rate = QLabel()
-        self.rate.setObjectName("runRate")
-        self.rate.setMinimumWidth(220)
+        self.progress.setMinimumWidth(260)
         controls = QHBoxLayout()
-        controls.addWidget(self.import_button)
-        controls.addWidget(self.clear_files)
-        controls.addWidget(self.run_button)
-        controls.addWidget(self.cancel_button)
+        for button in (self.import_button, self.clear_files, self.run_button, self.cancel_button):
+            controls.addWidget(button)
         controls.addWidget(self.progress, 1)
-        controls.addWidget(self.rate)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
         layout.addLayout(quick_row)
         layout.addWidget(self.paste, 1)
-        layout.addWidget(self.files)
+        layout.addWidget(self.files, 1)
         layout.addLayout(controls)
 
     # ------------------------------------------------------------------ texts and files
     def pasted_texts(self) -> list[str]:
         return [line for line in self.paste.toPlainText().splitlines() if line.strip()]
 
-    def add_source(self, source: TextSource) -> None:
-        self.sources.append(source)
-        where = f", column {source.header[source.column_index]!r}" if source.header else (
-            f", field {source.field!r}" if source.kind == "jsonl" else "")
-        item = QListWidgetItem(f"{source.name}  ({source.estimate_rows():,} rows{where})")
-        item.setToolTip(str(source.path))
-        self.files.addItem(item)
-        self._show_files()
-
-    def remove_all_sources(self) -> None:
-        self.sources.clear()
+    def show_files(self, descriptions: list[str], paths: list[str]) -> None:
+        """The imported files (they replace the pasted texts while there are any)."""
         self.files.clear()
-        self._show_files()
+        for text, path in zip(descriptions, paths, strict=True):
+            self.files.addItem(text)
+            self.files.item(self.files.count() - 1).setToolTip(path)
+        has = bool(descriptions)
+        self.files.setVisible(has)
+        self.clear_files.setVisible(has)
+        self.paste.setVisible(not has)
 
     def keyPressEvent(self, event) -> None:  # noqa: ANN001, N802
         if event.key() == Qt.Key.Key_Delete and self.files.hasFocus() and self.files.currentRow() >= 0:
-            row = self.files.currentRow()
-            self.files.takeItem(row)
-            del self.sources[row]
-            self._show_files()
+            self.remove_file_requested.emit(self.files.currentRow())
             return
         super().keyPressEvent(event)
-
-    def _show_files(self) -> None:
-        has = bool(self.sources)
-        self.files.setVisible(has)
-        self.clear_files.setVisible(has)
-        self.paste.setEnabled(not has)
 
     # ------------------------------------------------------------------ run state
     def set_running(self, running: bool) -> None:
@@ -153,27 +145,25 @@ class InputPanel(QWidget):
         self.import_button.setEnabled(not running)
         self.clear_files.setEnabled(not running)
 
-    def show_progress(self, done: int, total: int, rate: float, eta_s: float | None) -> None:
-        self.progress.setMaximum(max(total, 1))
-        self.progress.setValue(done)
-        eta = "" if eta_s is None else f", ETA {_duration(eta_s)}"
-        self.rate.setText(f"{rate:,.0f} texts/s{eta}")
+    def show_progress(self, progress) -> None:  # noqa: ANN001 - controller.Progress
+        self.progress.setMaximum(max(progress.total, 1))
+        self.progress.setValue(min(progress.done, max(progress.total, 1)))
+        self.progress.setFormat(progress.text().replace("%", "%%"))
+        self.progress.setToolTip(progress.text())
+
+    def progress_text(self) -> str:
+        return self.progress.format().replace("%%", "%")
 
     def show_quick(self, answer: Prediction | str | None) -> None:
         if answer is None:
             self.quick_result.setText("")
         elif isinstance(answer, str):
-            self.quick_result.setText(f"<span style='color:#c62828'>{html.escape(answer)}</span>")
+            self.quick_result.setText(f"<span style='color:{ERROR_COLOUR}'>{html.escape(answer)}</span>")
+            self.quick_result.setToolTip(answer)
         else:
+            names = list(answer.scores) if hasattr(answer, "scores") else []
+            colour = label_colour(answer.label or "", names.index(answer.label) if answer.label in names else 0)
             top = " · ".join(f"{html.escape(k)} {v:.2f}" for k, v in answer.top(3))
-            self.quick_result.setText(f"<b>{html.escape(answer.label or '?')}</b> {answer.confidence:.2f}"
-                                      f" <small>({top})</small>")
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+            self.quick_result.setText(f"<b style='color:{colour}'>{html.escape(answer.label or '?')}</b> "
+                                      f"{answer.confidence:.2f} <small>({top})</small>")
+            self.quick_result.setToolTip(top)

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from ..engine.batching import BatchPolicy
 from ..engine.errors import SieveError
+from ..engine.evaluation import gold_values, match_labels, unknown_examples
 from ..engine.io import TextSource, rows_from_texts
 from ..engine.machine import device_name
 from ..engine.results import FrozenResults
@@ -146,30 +148,50 @@ class ModelLoader(_Worker):
 # ---------------------------------------------------------------------------------------------- scoring
 @dataclass
 class Job:
-    """One input of a run: pasted lines or an opened file."""
+    """One input of a run: pasted lines or an opened file (with, optionally, the column holding gold labels)."""
 
     name: str
     texts: list[str] | None = None
     source: TextSource | None = None
     total: int = 0
+    gold: GoldColumn | None = None
 
     @classmethod
     def pasted(cls, texts: list[str]) -> Job:
         return cls("pasted", texts=texts, total=len(texts))
 
     @classmethod
-    def file(cls, source: TextSource) -> Job:
-        return cls(source.name, source=source, total=source.estimate_rows())
+    def file(cls, source: TextSource, gold: GoldColumn | None = None) -> Job:
+        """A file, with its row count estimated up front so progress can show a total and the time left."""
+        return cls(source.name, source=source, total=source.estimate_rows(), gold=gold)
 
     def rows(self):  # noqa: ANN201 - iterator of SourceRow
         return iter(self.source) if self.source is not None else rows_from_texts(self.texts or [])
+
+
+@dataclass(frozen=True)
+class GoldColumn:
+    """Where a file keeps its gold labels: ``key`` is a csv/tsv column index or a jsonl field name."""
+
+    key: int | str
+    name: str
+
+
+@dataclass(frozen=True)
+class GoldChunk:
+    """Gold label indices for the rows of one :class:`ScoredChunk` (matched on the worker thread)."""
+
+    idx: np.ndarray
+    unknown_examples: tuple[str, ...] = ()
 
 
 @dataclass
 class RunOutcome:
     cancelled: bool = False
     rows: int = 0
+    total: int = 0  # rows expected when the run began (an estimate for files)
     seconds: float = 0.0
+    error: str | None = None  # why the run stopped early (a sentence), if it did
     notices: list[str] = field(default_factory=list)
 
 
@@ -177,7 +199,7 @@ class ScoringWorker(_Worker):
     """Streams every job through :meth:`Classifier.stream`; results go out a chunk at a time, in input order."""
 
     source_started = Signal(int, str)  # job index, name
-    chunk = Signal(int, object)  # job index, ScoredChunk
+    chunk = Signal(int, object, object)  # job index, ScoredChunk, GoldChunk or None
     progress = Signal(int, int)  # rows done, rows expected (estimate for files)
     notice = Signal(str)
     done = Signal(object)  # RunOutcome
@@ -185,10 +207,10 @@ class ScoringWorker(_Worker):
     def __init__(self, clf: Classifier, jobs: list[Job], first_window: int = 64) -> None:
         super().__init__()
         self.clf, self.jobs, self.first_window = clf, jobs, first_window
-        self.outcome = RunOutcome()
+        self.outcome = RunOutcome(total=sum(j.total for j in jobs))
 
     def work(self) -> None:
-        total = sum(j.total for j in self.jobs)
+        total = self.outcome.total
         done = 0
         last = 0.0
         t0 = time.perf_counter()
@@ -209,7 +231,7 @@ class ScoringWorker(_Worker):
                 self.source_started.emit(k, job.name)
                 for part in self.clf.stream(job.rows(), cancel=self.cancel_event, on_batch=on_batch,
                                             first_window=self.first_window):
-                    self.chunk.emit(k, part)
+                    self.chunk.emit(k, part, self._gold(job, part))
                     self.outcome.rows += len(part)
                     if not part.complete:
                         self.outcome.cancelled = True
@@ -221,10 +243,23 @@ class ScoringWorker(_Worker):
             for message in self.clf.notices:
                 self.notice.emit(message)
             self.clf.notices.clear()
+        except BaseException as exc:  # noqa: BLE001 - reported with the outcome, so it arrives before `done`
+            self.outcome.error = describe(exc)
         finally:
             self.outcome.seconds = time.perf_counter() - t0
-            self.progress.emit(done, max(total, done) if not self.outcome.cancelled else max(total, done))
+            # a finished run's total is what it really read (the file estimate can be an upper bound)
+            if self.outcome.cancelled or self.outcome.error:
+                self.progress.emit(done, max(total, done))
+            else:
+                self.progress.emit(self.outcome.rows, self.outcome.rows)
             self.done.emit(self.outcome)
+
+    def _gold(self, job: Job, part) -> GoldChunk | None:  # noqa: ANN001 - ScoredChunk
+        if job.gold is None:
+            return None
+        values = gold_values(part.rows, job.gold.key)
+        idx = match_labels(values, self.clf.labels)
+        return GoldChunk(idx, tuple(unknown_examples(values, idx)))
 
 
 # ---------------------------------------------------------------------------------------------- sweeps

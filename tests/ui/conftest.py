@@ -28,14 +28,21 @@ def window(qtbot, settings):  # noqa: ANN001, ANN201
 
 
 def load(qtbot, win: MainWindow, path: Path | str, timeout: int = 30_000) -> None:  # noqa: ANN001
-    with qtbot.waitSignal(win.model_loaded, timeout=timeout):
+    with qtbot.waitSignal(win.controller.model_settled, timeout=timeout):
         win.load_model(str(path))
 
 
 def run_and_wait(qtbot, win: MainWindow, timeout: int = 60_000):  # noqa: ANN001, ANN201
-    with qtbot.waitSignal(win.run_finished, timeout=timeout) as blocker:
+    with qtbot.waitSignal(win.controller.run_finished, timeout=timeout) as blocker:
         win.run()
     return blocker.args[0]
+
+
+def column(win: MainWindow, kind: str) -> list[str]:
+    """The shown values of one results column (``"text"``, ``"label"``, ``"confidence"``, ``"gold"``…)."""
+    model = win.results.model
+    c = model.column(kind)
+    return [model.data(model.index(r, c)) for r in range(model.rowCount())]
 
 
 def slow_down(clf, seconds: float) -> None:  # noqa: ANN001

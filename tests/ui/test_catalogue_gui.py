@@ -12,17 +12,18 @@ from .conftest import load, run_and_wait
 
 
 def still_usable(qtbot, window) -> None:  # noqa: ANN001
-    window.input_panel.remove_all_sources()
+    window.controller.clear_inputs()
     window.input_panel.paste.setPlainText("\n".join(GOOD_TEXTS))
     outcome = run_and_wait(qtbot, window)
-    assert not outcome.cancelled and len(window.store) == len(GOOD_TEXTS)
-    assert (window.store.label_idx >= 0).all()
+    store = window.controller.store
+    assert not outcome.cancelled and len(store) == len(GOOD_TEXTS)
+    assert (store.label_idx >= 0).all()
 
 
 class FakeChooser:
     offered: list[list[str]] = []
 
-    def __init__(self, path, names, rows, parent=None) -> None:  # noqa: ANN001
+    def __init__(self, path, names, rows, text_guess=None, gold_guess=None, parent=None) -> None:  # noqa: ANN001
         FakeChooser.offered.append(list(names))
 
     def exec(self) -> int:
@@ -35,7 +36,7 @@ def test_catalogue_case_in_the_window(case, qtbot, window, shared_bundle, tmp_pa
     FakeChooser.offered = []
     setup = case.build(tmp_path)
     load(qtbot, window, shared_bundle[0])
-    good = window.clf
+    good = window.controller.clf
     if setup.model is not None:
         load(qtbot, window, setup.model)
     expect = case.expect
@@ -45,7 +46,7 @@ def test_catalogue_case_in_the_window(case, qtbot, window, shared_bundle, tmp_pa
         for fragment in expect.says:
             assert fragment in window.last_error
         assert expect.advice in window.last_error
-        assert window.clf is good  # the previous model stays in use
+        assert window.controller.clf is good  # the previous model stays in use
         window.dialog.done(0)
         still_usable(qtbot, window)
         return
@@ -66,21 +67,22 @@ def test_catalogue_case_in_the_window(case, qtbot, window, shared_bundle, tmp_pa
     window.last_error = None
     if window.dialog is not None:
         window.dialog.done(0)
-    told_on_open = " ".join(filter(None, [window.status_error.text()]))
+    told_on_open = window.status.full_text() if window.status.is_error else ""
     outcome = run_and_wait(qtbot, window)
-    told = " ".join([*window.notices, window.last_error or "", told_on_open])
+    told = " ".join([*window.notices.texts(), window.last_error or "", told_on_open])
+    store = window.controller.store
     if isinstance(expect, Refusal):  # stops while running: a dialog, and the window still works
         assert window.dialog.isVisible()
         for fragment in expect.says:
             assert fragment in window.last_error
-        assert len(window.store) > 0 or expect.rows == 0  # the rows read so far are kept, marked failed
+        assert len(store) > 0 or expect.rows == 0  # the rows read so far are kept, marked failed
         window.dialog.done(0)
         load(qtbot, window, shared_bundle[0])
         still_usable(qtbot, window)
         return
     assert isinstance(expect, Result) and not outcome.cancelled
-    assert len(window.store) == expect.rows
-    failed = np.flatnonzero(window.store.label_idx < 0).tolist()
+    assert len(store) == expect.rows
+    failed = np.flatnonzero(store.label_idx < 0).tolist()
     assert failed == list(expect.failed)
     for fragment in expect.reported:
         assert fragment.removeprefix("skipped ") in told

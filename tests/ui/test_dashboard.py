@@ -20,7 +20,9 @@ def drawn(dash: LatencyDashboard) -> dict[str, int]:
     return {
         "scatter": sum(len(item.points()) for item in dash.scatters),
         "hist": 0 if dash.hist_curve.yData is None else int(np.sum(dash.hist_curve.yData)),
-        "throughput": 0 if dash.tps_curve.xData is None else len(dash.tps_curve.xData),
+        # the throughput curve is on a time grid: count the records up to its last point
+        "throughput": 0 if dash.tps_curve.xData is None or not len(dash.tps_curve.xData) else
+        int((dash.recorder.snapshot()["t"] <= dash.tps_curve.xData[-1]).sum()),
         "stages": 0 if dash.stage_curves[0].xData is None else len(dash.stage_curves[0].xData),
         "padding": 0 if dash.padding_curve.xData is None else len(dash.padding_curve.xData),
     }
@@ -28,9 +30,11 @@ def drawn(dash: LatencyDashboard) -> dict[str, int]:
 
 def test_secondary_plots_take_turns_until_all_are_current(qtbot):  # noqa: ANN001
     dash = LatencyDashboard()
-    dash.timer.stop()  # the test drives the ticks
     qtbot.addWidget(dash)
+    dash.resize(1500, 600)  # room for all five plots
     dash.show()
+    dash.build()
+    dash.timer.stop()  # the test drives the ticks
     rec = StatsRecorder()
     dash.set_recorder(rec)
     fill(rec, 50)

@@ -30,15 +30,15 @@ def test_a_million_rows_filter_and_sort_correctly(qtbot) -> None:  # noqa: ANN00
     model = ResultsTableModel()
     model.set_store(store)
     assert model.rowCount() == N
-    last = model.index(N - 1, 1)
-    assert model.data(last) == f"row {N - 1}"
-    assert model.data(model.index(N - 1, 2)) == ("neg", "neu", "pos")[int(probs[-1].argmax())]
+    text, label, conf = model.column("text"), model.column("label"), model.column("confidence")
+    assert model.data(model.index(N - 1, text)) == f"row {N - 1}"
+    assert model.data(model.index(N - 1, label)) == ("neg", "neu", "pos")[int(probs[-1].argmax())]
     model.set_filter(2, "")
     assert model.rowCount() == int((probs.argmax(axis=1) == 2).sum())
     model.set_filter(None, "row 99999")  # matches row 99999 and rows 999990..999999
     assert model.rowCount() == 11
     model.set_filter(None, "")
-    model.sort(3, Qt.SortOrder.DescendingOrder)
-    top = [float(model.data(model.index(r, 3))) for r in range(5)]
+    model.sort(conf, Qt.SortOrder.DescendingOrder)
+    top = [float(model.data(model.index(r, conf))) for r in range(5)]
     assert top == sorted(top, reverse=True)
     assert abs(top[0] - float(probs.max(axis=1).max())) < 1e-3

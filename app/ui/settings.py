@@ -1,0 +1,94 @@
+"""Every setting the desktop app remembers, with its key, type and default, read and written in one place.
+
+On Linux the values live in ``~/.config/Sieve/Sieve.conf`` (``QSettings``); the self-test and the tests pass a
+throw-away file instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from PySide6.QtCore import QByteArray, QSettings
+
+T = TypeVar("T")
+MAX_RECENT = 8
+
+
+@dataclass(frozen=True)
+class Key(Generic[T]):
+    name: str
+    default: T
+
+
+PROVIDER = Key("provider", "auto")
+THREADS = Key("threads", 0)
+MAX_BATCH = Key("maxBatch", 32)
+MAX_TOKENS = Key("maxTokens", 8192)
+RECENT_MODELS: Key[list[str]] = Key("recentModels", [])
+LAST_MODEL_DIR = Key("lastModelDir", "")
+LAST_INPUT_DIR = Key("lastInputDir", "")
+LAST_EXPORT_DIR = Key("lastExportDir", "")
+BOTTOM_TAB = Key("tab", 0)
+GEOMETRY: Key[QByteArray | None] = Key("geometry", None)
+WINDOW_STATE: Key[QByteArray | None] = Key("windowState", None)
+
+
+def splitter_key(name: str) -> Key[QByteArray | None]:
+    """Where a splitter's sizes are kept (one key per splitter, by its object name)."""
+    return Key(f"splitters/{name}", None)
+
+
+class Settings:
+    """Typed access to ``QSettings``: ``settings.get(MAX_BATCH)`` is an ``int`` whatever the file holds."""
+
+    def __init__(self, store: QSettings | None = None) -> None:
+        self.store = store if store is not None else QSettings()
+
+    def get(self, key: Key[T]) -> T:
+        raw = self.store.value(key.name)
+        if raw is None:
+            return key.default
+        return _typed(raw, key.default)
+
+    def set(self, key: Key[T], value: T) -> None:
+        self.store.setValue(key.name, value)
+
+    def folder(self, key: Key[str]) -> str:
+        """A remembered folder that still exists, else the home folder."""
+        value = self.get(key)
+        return value if value and Path(value).is_dir() else str(Path.home())
+
+    def recent_models(self) -> list[str]:
+        return [str(p) for p in self.get(RECENT_MODELS)]
+
+    def add_recent_model(self, path: str, *, keep: bool = True) -> list[str]:
+        recent = [p for p in self.recent_models() if p != path]
+        if keep:
+            recent.insert(0, path)
+        recent = recent[:MAX_RECENT]
+        self.set(RECENT_MODELS, recent)
+        return recent
+
+    def sync(self) -> None:
+        self.store.sync()
+
+
+def _typed(raw: Any, default: Any) -> Any:  # noqa: ANN401 - QSettings hands back strings from INI files
+    try:
+        if isinstance(default, bool):
+            return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, str):
+            return str(raw)
+        if isinstance(default, list):
+            return [raw] if isinstance(raw, str) else list(raw or [])
+    except (TypeError, ValueError):
+        return default
+    if default is None:  # byte blobs (geometry, window state)
+        return raw if isinstance(raw, QByteArray | bytes) else None
+    return raw
