@@ -74,6 +74,9 @@ def main() -> None:
         widget = module.LatencyDashboard()
         widget.resize(1200, 800)
         widget.show()
+        if hasattr(widget, "build"):  # plots are created after the window's first paint
+            widget.build()
+            widget.timer.stop()
         rec, rng = filled_recorder(args.records, seed=0)
         widget.set_recorder(rec)
         app.processEvents()

@@ -166,6 +166,7 @@ class RunController(QObject):
         self.provenance: Provenance | None = None
         self.last_progress: Progress | None = None
         self.threads: set[QThread] = set()
+        self.closed = False
         self._loader: ModelLoader | None = None
         self._loading_path: str | None = None
         self._queued_path: str | None = None
@@ -199,6 +200,8 @@ class RunController(QObject):
 
         During a run the load waits for the run to end, so the run's rows all come from the model it started with.
         """
+        if self.closed:  # (a load asked for while the window closes would outlive it)
+            return
         if self.running:
             self._queued_path = path
             self.message.emit(f"{Path(path).name} will load when this run ends (Esc cancels the run); "
@@ -373,6 +376,9 @@ class RunController(QObject):
         self.run_started.emit(self.provenance)
         self.busy_changed.emit(True)
         total = sum(j.total for j in jobs)
+        what = jobs[0].name if len(jobs) == 1 else plural(len(jobs), "file")
+        self.message.emit(f"Scoring {what} ({plural(total, 'row')}) with {self.provenance.model} on "
+                          f"{self.provenance.device}…")
         self._emit_progress(Progress(0, total, 0.0, None))
         self._track(start(runner, "sieve-scoring"))
         return True
@@ -599,6 +605,7 @@ class RunController(QObject):
         """Stop every worker (each stops within one batch) and wait for their threads."""
         import contextlib
 
+        self.closed = True
         self._queued_path = None
         for worker in (self._runner, self._sweeper, self._exporter, self._loader):
             if worker is not None:

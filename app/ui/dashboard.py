@@ -117,7 +117,7 @@ class LatencyDashboard(QWidget):
             card.save_requested.connect(self.save_requested)
         self.latency_card.set_legend("  ".join(swatch(c, name) for _lo, _hi, name, c in BATCH_BUCKETS))
         self.throughput_card.set_legend(f"{swatch(TEXTS_COLOUR, 'texts/s')}  {swatch(TOKENS_COLOUR, 'tokens/s')}"
-                                        " over the last second")
+                                        "  (1 s window)")
         self.stages_card.set_legend("  ".join(swatch(c, n.removesuffix('_ms')) for n, c in
                                               zip(STAGES, STAGE_COLOURS, strict=True)))
         self.hist_card.set_legend("")
@@ -184,8 +184,8 @@ class LatencyDashboard(QWidget):
 
         pg = load_pyqtgraph()
         self.latency = self.latency_card.fill(pg.PlotWidget)
-        self.latency.setLabel("left", "latency", "ms")
-        self.latency.setLabel("bottom", "time", "s")
+        self.latency.setLabel("left", "latency (ms)")
+        self.latency.setLabel("bottom", "time (s)")
         self.scatters = []
         for _lo, _hi, name, colour in BATCH_BUCKETS:
             item = pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(colour), name=name)
@@ -199,12 +199,12 @@ class LatencyDashboard(QWidget):
             self.pct_lines[name] = line
 
         self.hist = self.hist_card.fill(pg.PlotWidget)
-        self.hist.setLabel("bottom", "batch latency", "ms")
+        self.hist.setLabel("bottom", "batch latency (ms)")
         self.hist.setLabel("left", "batches")
         self.hist_curve = self.hist.plot(stepMode="center", fillLevel=0, brush=(66, 165, 245, 120), pen="#1e88e5")
 
         self.throughput = self.throughput_card.fill(pg.PlotWidget)
-        self.throughput.setLabel("bottom", "time", "s")
+        self.throughput.setLabel("bottom", "time (s)")
         self.throughput.setLabel("left", "texts/s")
         self.tps_curve = self.throughput.plot(pen=pg.mkPen(TEXTS_COLOUR, width=2))
         self.tokens_view = pg.ViewBox()
@@ -220,7 +220,7 @@ class LatencyDashboard(QWidget):
 
         self.stages = self.stages_card.fill(pg.PlotWidget)
         self.stages.setLabel("bottom", "batch")
-        self.stages.setLabel("left", "ms")
+        self.stages.setLabel("left", "time (ms)")
         self.stage_curves = []
         # Cumulative curves filled down to zero, the tallest (queue+encode+infer+post) underneath: the visible bands
         # are the stages. (FillBetweenItem would rebuild two paths per band per frame.)
@@ -238,6 +238,8 @@ class LatencyDashboard(QWidget):
         for plot in (self.latency, self.hist, self.throughput, self.stages, self.padding):
             plot.setMenuEnabled(False)
             plot.hideButtons()
+            for axis in ("left", "bottom", "right"):  # "1000 ms" must not turn into "1 kms"
+                plot.getAxis(axis).enableAutoSIPrefix(False)
         self.ranges = {
             "latency_x": StickyRange(self.latency.getViewBox(), "x", min_span=10.0),
             "latency_y": StickyRange(self.latency.getViewBox(), "y", floor=0.0),

@@ -18,10 +18,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt.utils import qdebounced
 
 from ..engine.scoring import Prediction
-from .widgets import ERROR_COLOUR, label_colour
+from .widgets import ERROR_COLOUR, after_pause, label_colour
 
 QUICK_PAUSE_MS = 200  # classify once typing pauses this long
 
@@ -66,9 +65,8 @@ class InputPanel(QWidget):
         quick_row = QHBoxLayout()
         quick_row.addWidget(self.quick, 3)
         quick_row.addWidget(self.quick_result, 2)
-        self._emit_quick = qdebounced(lambda: self.quick_text.emit(self.quick.text()), timeout=QUICK_PAUSE_MS,
-                                      parent=self)
-        self.quick.textChanged.connect(self._emit_quick)
+        self.quick.textChanged.connect(after_pause(lambda: self.quick_text.emit(self.quick.text()), QUICK_PAUSE_MS,
+                                                   self))
 
         self.paste = PasteBox(on_files)
         self.paste.setObjectName("pasteBox")
@@ -103,7 +101,7 @@ class InputPanel(QWidget):
         self.progress.setTextVisible(True)
         self.progress.setFormat("Ready")
         self.progress.setValue(0)
-        self.progress.setMinimumWidth(260)
+        self.progress.setMinimumWidth(180)
         controls = QHBoxLayout()
         for button in (self.import_button, self.clear_files, self.run_button, self.cancel_button):
             controls.addWidget(button)

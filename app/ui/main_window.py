@@ -32,8 +32,8 @@ from ..paths import default_model_dir
 from . import settings as keys
 from .controller import NO_EVALUATION, RunController, is_model_path
 from .dashboard import LatencyDashboard
-from .evaluation_view import EvaluationPanel
 from .dialogs import SHORTCUTS, ColumnDialog
+from .evaluation_view import EvaluationPanel
 from .input_panel import InputPanel
 from .model_panel import ModelPanel
 from .results_view import ResultsPanel
@@ -47,6 +47,7 @@ RESULTS_FILTER = "CSV (*.csv);;TSV (*.tsv);;JSON Lines (*.jsonl)"
 
 
 class MainWindow(QMainWindow):
+    painted = Signal()  # the first frame is on screen
     plots_built = Signal()
 
     def __init__(self, settings: QSettings | None = None, *, interactive: bool = True) -> None:
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.model_panel)
+        scroll.setMinimumWidth(self.model_panel.minimumWidth() + scroll.verticalScrollBar().sizeHint().width() + 4)
         self.model_dock = QDockWidget("Model", self)
         self.model_dock.setObjectName("modelDock")
         self.model_dock.setWidget(scroll)
@@ -73,7 +75,6 @@ class MainWindow(QMainWindow):
                                     | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                                     | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.model_dock)
-        self.resizeDocks([self.model_dock], [270], Qt.Orientation.Horizontal)
 
         self.input_panel = InputPanel(self.handle_paths)
         self.input_panel.setMinimumHeight(110)
@@ -153,7 +154,7 @@ class MainWindow(QMainWindow):
         self._action(m, "C&lear results", c.clear_results, "Ctrl+Shift+Del")
         m = mb.addMenu("Re&sults")
         r = self.results
-        self._action(m, "Sort by &confidence, highest first", lambda: self.sort_results("confidence"))
+        self._action(m, "Sort by &confidence, highest first", lambda: self.sort_results("confidence"), "Ctrl+Shift+C")
         self._action(m, "Sort by &input order", lambda: self.sort_results("row"))
         self._action(m, "&Show every row", self.show_all_rows)
         self._action(m, "&Search", lambda: r.search.setFocus(), QKeySequence.StandardKey.Find)
@@ -214,8 +215,13 @@ class MainWindow(QMainWindow):
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
         if event.type() == QEvent.Type.Paint and self.first_paint is None:
             self.first_paint = time.perf_counter()
-            QTimer.singleShot(0, self.build_plots)  # pyqtgraph is imported once the window is on screen
+            QTimer.singleShot(0, self._after_first_paint)  # once this frame is on screen
         return False
+
+    def _after_first_paint(self) -> None:
+        """The slow starts wait for the first frame: the model loads on a worker, then pyqtgraph is imported."""
+        self.painted.emit()
+        self.build_plots()
 
     def build_plots(self) -> None:
         self.dashboard.build()
@@ -469,6 +475,7 @@ class MainWindow(QMainWindow):
         if screen is not None:
             w, h = min(w, screen.width()), min(h, screen.height())
         self.resize(w, h)
+        self.resizeDocks([self.model_dock], [min(280, max(230, w // 5))], Qt.Orientation.Horizontal)
         if default:
             self.main_split.setSizes([130, max(200, int((h - 130) * 0.55)), max(150, int((h - 130) * 0.45))])
 
@@ -492,5 +499,9 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def start_default(self, model: str | None = None) -> None:
-        """Called once the window is shown: load ``model`` or the embedded default one."""
-        QTimer.singleShot(0, lambda: self.load_model(model or str(default_model_dir())))
+        """Load ``model`` or the embedded default one, as soon as the window has painted."""
+        path = model or str(default_model_dir())
+        if self.first_paint is None:
+            self.painted.connect(lambda: self.load_model(path), Qt.ConnectionType.SingleShotConnection)
+        else:
+            QTimer.singleShot(0, lambda: self.load_model(path))

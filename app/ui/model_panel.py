@@ -54,7 +54,7 @@ class ModelPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMinimumWidth(220)
+        self.setMinimumWidth(210)
         self.open_folder_button = QPushButton("Open model folder…")
         self.open_folder_button.setToolTip("Open a model folder: model.onnx + tokenizer.json (+ config.json) (Ctrl+O)")
         self.open_folder_button.clicked.connect(self.open_folder)

@@ -84,7 +84,7 @@ class PlotCard(QWidget):
         self._layout.addLayout(head)
         self._layout.addWidget(self.legend)
         self._layout.addWidget(self.placeholder, 1)
-        self.setMinimumSize(180, 120)
+        self.setMinimumSize(150, 120)
 
     def fill(self, make: Callable[[], QWidget]) -> QWidget:
         """Create the plot widget now (pyqtgraph must be importable) in place of the placeholder."""
@@ -101,7 +101,7 @@ class PlotCard(QWidget):
             style_plot(self.plot, self.palette())
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802
-        if event.type() == QEvent.Type.PaletteChange:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
             self.restyle()
         super().changeEvent(event)
 

@@ -22,18 +22,16 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
-    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
-from superqt.utils import qdebounced
 
 from ..engine.evaluation import GoldLabels
 from ..engine.results import ResultStore
 from .label_chart import LabelChart
 from .text import plural
-from .widgets import ERROR_COLOUR, ElidedLabel, LabelChipDelegate, ScoreBars, label_colour
+from .widgets import ERROR_COLOUR, ElidedLabel, LabelChipDelegate, ScoreBars, after_pause, label_colour
 
 if TYPE_CHECKING:
     from .controller import Provenance
@@ -318,7 +316,7 @@ class ResultsPanel(QWidget):
         self.side.setStretchFactor(0, 2)
         self.side.setStretchFactor(1, 3)
         self.side.setChildrenCollapsible(False)
-        self.side.setMinimumWidth(240)
+        self.side.setMinimumWidth(200)
         self.split = QSplitter(Qt.Orientation.Horizontal)
         self.split.setObjectName("resultsSplit")
         self.split.addWidget(self.table)
@@ -326,7 +324,7 @@ class ResultsPanel(QWidget):
         self.split.setStretchFactor(0, 3)
         self.split.setStretchFactor(1, 1)
         self.split.setChildrenCollapsible(False)
-        self.table.setMinimumWidth(420)
+        self.table.setMinimumWidth(300)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -335,7 +333,7 @@ class ResultsPanel(QWidget):
         layout.addLayout(info)
         layout.addWidget(self.split, 1)
 
-        self.search.textChanged.connect(qdebounced(self.apply_filter, timeout=250, parent=self))
+        self.search.textChanged.connect(after_pause(self.apply_filter, 250, self))
         self.label_box.currentIndexChanged.connect(self.apply_filter)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         copy = QShortcut(QKeySequence.StandardKey.Copy, self.table)

@@ -74,11 +74,13 @@ class SweepPanel(QWidget):
         self.planned: list[tuple[str, int, int]] = []  # (provider, batch, length) in the order points arrive
         self.built = False
         self.batches = QLineEdit("1, 4, 16, 64")
+        self.batches.setMinimumWidth(60)
         self.batches.setObjectName("sweepBatches")
         self.batches.setToolTip("Batch sizes to measure")
         self.lengths = QLineEdit("16, 64, 128")
+        self.lengths.setMinimumWidth(60)
         self.lengths.setObjectName("sweepLengths")
-        self.lengths.setToolTip("Sequence lengths (tokens) to measure")
+        self.lengths.setToolTip("Sequence lengths (tokens per text) to measure")
         self.cpu = QCheckBox("CPU")
         self.cpu.setChecked(True)
         self.cuda = QCheckBox("CUDA")
@@ -101,13 +103,16 @@ class SweepPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m points")
         self.progress.setValue(0)
-        bar = QHBoxLayout()
-        for w in (QLabel("Batch sizes"), self.batches, QLabel("Seq lens"), self.lengths, self.cpu, self.cuda):
-            bar.addWidget(w)
-        bar.addWidget(self.cuda_reason, 1)
-        for w in (QLabel("Repeats"), self.repeats, self.run_button, self.cancel_button, self.progress,
-                  self.export_button):
-            bar.addWidget(w)
+        what = QHBoxLayout()
+        for w in (QLabel("Batch sizes"), self.batches, QLabel("Lengths"), self.lengths, QLabel("Repeats"),
+                  self.repeats):
+            what.addWidget(w)
+        what.addWidget(self.cuda_reason, 1)
+        how = QHBoxLayout()
+        for w in (self.cpu, self.cuda, self.run_button, self.cancel_button):
+            how.addWidget(w)
+        how.addWidget(self.progress, 1)
+        how.addWidget(self.export_button)
 
         self.table = QTableWidget(0, len(HEADERS))
         self.table.setObjectName("sweepTable")
@@ -136,7 +141,8 @@ class SweepPanel(QWidget):
         self.message = ElidedLabel("Measures the loaded model on synthetic batches of real text, after warm-up runs.")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(bar)
+        layout.addLayout(what)
+        layout.addLayout(how)
         layout.addWidget(split, 1)
         layout.addWidget(self.message)
 
@@ -149,7 +155,7 @@ class SweepPanel(QWidget):
         pg = load_pyqtgraph()
         self.plot = self.line_card.fill(pg.PlotWidget)
         self.plot.setLabel("bottom", "batch size")
-        self.plot.setLabel("left", "p50", "ms")
+        self.plot.setLabel("left", "p50 (ms)")
         self.plot.setLogMode(x=True, y=False)
         self.heat = self.heat_card.fill(pg.PlotWidget)
         self.heat_image = pg.ImageItem()
@@ -160,6 +166,8 @@ class SweepPanel(QWidget):
         for plot in (self.plot, self.heat):
             plot.setMenuEnabled(False)
             plot.hideButtons()
+            for axis in ("left", "bottom"):
+                plot.getAxis(axis).enableAutoSIPrefix(False)
         self.built = True
         self._redraw()
 

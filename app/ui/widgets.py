@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
+from PySide6.QtCore import QModelIndex, QObject, QRect, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
@@ -17,6 +17,15 @@ ERROR_COLOUR = "#c62828"
 def label_colour(name: str, i: int) -> str:
     """One colour per label, stable within a model: the usual sentiment colours, else a fixed cycle."""
     return LABEL_COLOURS.get(name.lower(), PALETTE[i % len(PALETTE)])
+
+
+def after_pause(slot: Callable[[], None], ms: int, parent: QObject) -> Callable[..., None]:
+    """A callable that runs ``slot`` once calls have paused for ``ms`` (classify or search once typing stops)."""
+    timer = QTimer(parent)
+    timer.setSingleShot(True)
+    timer.setInterval(ms)
+    timer.timeout.connect(slot)
+    return lambda *_args: timer.start()
 
 
 class ElidedLabel(QLabel):

@@ -8,9 +8,8 @@ import random
 from pathlib import Path
 
 import numpy as np
-import pytest
 from builders import WORDS, make_bundle, reference_logits, token_ids
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
