@@ -40,7 +40,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 HEARTBEAT_MS = 5
 KINDS = ("bare", "plot", "sieve")
-WATCHED_MODULES = ("pyqtgraph", "onnxruntime", "tokenizers")
+WATCHED_MODULES = ("pyqtgraph", "onnxruntime", "tokenizers", "numpy")
 
 
 def rss_mb() -> float:

@@ -24,6 +24,11 @@ MIN_MATCH = 0.5  # share of sampled values that must be model labels for a colum
 EXAMPLES_KEPT = 5
 
 
+def no_gold(n: int) -> np.ndarray:
+    """Gold indices for ``n`` rows that have no gold label."""
+    return np.full(n, NO_GOLD, dtype=np.int32)
+
+
 def label_lookup(labels: Sequence[str]) -> dict[str, int]:
     """Gold text → label index: exact names, then case-insensitive, then 0-based indices written as numbers."""
     table: dict[str, int] = {}

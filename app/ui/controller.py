@@ -10,44 +10,29 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
-from ..engine.batching import BatchPolicy
-from ..engine.errors import InputError, SieveError
-from ..engine.evaluation import Evaluation, GoldLabels, cell_rows, evaluate, find_gold_column
-from ..engine.io import READ_KINDS, TEXT_COLUMN_GUESSES, TextSource, atomic_path, expand_inputs, open_source
-from ..engine.results import ResultStore
+from ..engine.errors import SieveError
 from .text import duration, plural
-from .workers import (
-    ExportWorker,
-    GoldColumn,
-    Job,
-    ModelLoader,
-    QuickBridge,
-    RunOutcome,
-    ScoringWorker,
-    SweepWorker,
-    describe,
-    start,
-)
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engine's data modules (numpy) and the workers load after the window has painted
+    import numpy as np
+
+    from ..engine.batching import BatchPolicy
     from ..engine.card import ModelCard
+    from ..engine.evaluation import Evaluation, GoldLabels
     from ..engine.pipeline import Classifier
+    from ..engine.results import ResultStore
     from ..engine.sweep import SweepPlan, SweepPoint
+    from .inputs import ColumnChooser, InputFile
+    from .workers import ExportWorker, ModelLoader, RunOutcome, ScoringWorker, SweepWorker
 
 log = logging.getLogger(__name__)
-
-# (path, column names, first rows, guessed text column, guessed gold column) → (text column, gold column or None),
-# or None when the user cancelled. The window passes one that shows a dialog.
-ColumnChooser = Callable[[Path, list[str], list[list[str]], int | None, int | None], "tuple[str, str | None] | None"]
-
 
 NO_EVALUATION = ("There is no evaluation yet: import a file with a gold-label column (e.g. 'label' or 'gold', or pick "
                  "one when importing with Ctrl+I) and run it.")
@@ -105,22 +90,6 @@ class Progress:
 
 
 @dataclass(frozen=True)
-class InputFile:
-    """An imported file waiting to be scored."""
-
-    source: TextSource
-    rows: int  # estimated (exact for txt; an upper bound for csv with multi-line fields)
-    gold: GoldColumn | None = None
-
-    def describe(self) -> str:
-        s = self.source
-        where = (f", column {s.header[s.column_index]!r}" if s.header and s.column_index is not None
-                 else f", field {s.field!r}" if s.kind == "jsonl" else "")
-        gold = f", gold labels in {self.gold.name!r}" if self.gold else ""
-        return f"{s.name}  ({plural(self.rows, 'row')}{where}{gold})"
-
-
-@dataclass(frozen=True)
 class RunOptions:
     """How to load and run models: provider and threads need a reload; batch limits apply between runs."""
 
@@ -130,6 +99,8 @@ class RunOptions:
     max_tokens: int = 8192
 
     def policy(self, base: BatchPolicy | None = None) -> BatchPolicy:
+        from ..engine.batching import BatchPolicy
+
         return replace(base or BatchPolicy(), max_batch=self.max_batch, max_tokens=max(self.max_tokens, 2))
 
 
@@ -161,7 +132,7 @@ class RunController(QObject):
         self.card: ModelCard | None = None
         self.model_path: str | None = None
         self.inputs: list[InputFile] = []
-        self.store = ResultStore(())
+        self._store: ResultStore | None = None
         self.gold: GoldLabels | None = None
         self.provenance: Provenance | None = None
         self.last_progress: Progress | None = None
@@ -178,8 +149,16 @@ class RunController(QObject):
         self._evaluation: tuple[tuple[int, int], Evaluation | None] | None = None
         self.batcher = None
         self._quick_number = 0
-        self._bridge = QuickBridge()
-        self._bridge.answered.connect(self._quick_answered)
+        self._bridge = None  # a QuickBridge, made with the first model
+
+    @property
+    def store(self) -> ResultStore:
+        """The results of the last run (an empty store before the first)."""
+        if self._store is None:
+            from ..engine.results import ResultStore
+
+            self._store = ResultStore(())
+        return self._store
 
     # ------------------------------------------------------------------ state
     @property
@@ -210,6 +189,8 @@ class RunController(QObject):
         if self._loader is not None:
             self._queued_path = path  # load it when the current load ends
             return
+        from .workers import ModelLoader, start
+
         self.model_loading.emit(path)
         loader = ModelLoader(path, self.options.provider, self.options.threads, self.options.policy())
         loader.loaded.connect(self._model_loaded)
@@ -230,6 +211,11 @@ class RunController(QObject):
             self.clf.policy = options.policy(self.clf.policy)
 
     def _model_loaded(self, clf: Classifier) -> None:
+        if self._bridge is None:
+            from .workers import QuickBridge
+
+            self._bridge = QuickBridge()
+            self._bridge.answered.connect(self._quick_answered)
         old = self.batcher
         self.clf, self.card, self.model_path = clf, clf.card(), self._loading_path
         self.batcher = clf.batcher()
@@ -269,6 +255,10 @@ class RunController(QObject):
         if self.running:
             self.error.emit("Cannot import now", "A run is going. Import more files when it ends, or cancel it (Esc).")
             return 0
+        from ..engine.io import expand_inputs
+        from .inputs import open_input
+
+        labels = self.clf.labels if self.clf is not None and not self.clf.multi_label else ()
         try:
             files, skipped = expand_inputs(paths)
         except SieveError as exc:
@@ -277,7 +267,7 @@ class RunController(QObject):
         added, problems = 0, list(skipped)
         for path in files:
             try:
-                item = self._open(path, ask, column, choose)
+                item = open_input(path, labels=labels, ask=ask, column=column, choose=choose)
             except SieveError as exc:
                 problems.append(str(exc))
                 continue
@@ -293,44 +283,6 @@ class RunController(QObject):
             more = f"\n… and {len(problems) - 10} more" if len(problems) > 10 else ""
             self.error.emit("Some files were not imported", "\n".join(problems[:10]) + more)
         return added
-
-    def _open(self, path: Path, ask: bool, column: str | None, choose: ColumnChooser | None) -> InputFile | None:
-        from .dialogs import peek_table
-
-        if path.suffix.lower() not in READ_KINDS:
-            raise InputError(f"{path.name}: Sieve does not read {path.suffix or 'extension-less'} files",
-                             "Use .txt, .csv, .tsv or .jsonl")
-        kind = READ_KINDS[path.suffix.lower()]
-        if kind == "txt":
-            source = open_source(path)
-            return InputFile(source, source.estimate_rows())
-        if not path.is_file():
-            open_source(path)  # raises the right sentence
-        names, rows = peek_table(path)
-        text_guess = _guess_text_column(names) if names else None
-        # With a model loaded, a column counts as gold when its values are the model's labels; before that (a file
-        # dropped while the model loads), a column named like "gold" or "label" does.
-        labels = self.clf.labels if self.clf is not None and not self.clf.multi_label else ()
-        gold_guess = find_gold_column(names, rows if labels else [], labels, skip=text_guess) if names else None
-        gold_name = names[gold_guess] if gold_guess is not None else None
-        if column is None and names and len(names) > 1 and (ask or text_guess is None):
-            if choose is None:
-                raise InputError(f"{path.name} has no column named 'text' (its columns are "
-                                 f"{', '.join(repr(n) for n in names)})", "Import it with Ctrl+I and pick the column")
-            choice = choose(path, names, rows, text_guess, gold_guess)
-            if choice is None:
-                return None
-            column, gold_name = choice
-        if kind == "jsonl":
-            source = open_source(path, field=column) if column else open_source(path)
-            gold = GoldColumn(gold_name, gold_name) if gold_name and gold_name != source.field else None
-        else:
-            source = open_source(path, column=column)
-            gold = None
-            if gold_name and source.header and gold_name in source.header:
-                key = source.header.index(gold_name)
-                gold = GoldColumn(key, gold_name) if key != source.column_index else None
-        return InputFile(source, source.estimate_rows(), gold)
 
     def remove_input(self, index: int) -> None:
         if not self.running and 0 <= index < len(self.inputs):
@@ -350,6 +302,10 @@ class RunController(QObject):
         if self.clf is None:
             self.error.emit("Cannot run", "No model is loaded yet. Wait for it to load, or open one with Ctrl+O.")
             return False
+        from ..engine.evaluation import GoldLabels
+        from ..engine.results import ResultStore
+        from .workers import Job, ScoringWorker, start
+
         jobs = [Job.file(i.source, i.gold if not self.clf.multi_label else None) for i in self.inputs]
         if not jobs:
             if not pasted:
@@ -358,7 +314,7 @@ class RunController(QObject):
                 return False
             jobs = [Job.pasted(pasted)]
         gold_names = sorted({j.gold.name for j in jobs if j.gold is not None})
-        self.store = ResultStore(self.clf.labels)
+        self._store = ResultStore(self.clf.labels)
         self.gold = GoldLabels(self.clf.labels, ", ".join(gold_names)) if gold_names else None
         self.provenance = Provenance.from_card(self.clf.card())
         self._evaluation = None
@@ -394,7 +350,9 @@ class RunController(QObject):
         if self.running:
             self.error.emit("Cannot clear now", "A run is going; cancel it first (Esc).")
             return
-        self.store = ResultStore(self.clf.labels if self.clf else ())
+        from ..engine.results import ResultStore
+
+        self._store = ResultStore(self.clf.labels if self.clf else ())
         self.gold, self.provenance, self._evaluation = None, None, None
         self.results_reset.emit(self.store)
 
@@ -407,8 +365,12 @@ class RunController(QObject):
         rows = self.store.append(self._job_sources.get(job, 0), chunk.rows, chunk.probs, chunk.label_idx,
                                  chunk.truncated, chunk.errors)
         if self.gold is not None:
-            self.gold.extend(gold.idx if gold is not None else np.full(len(rows), -1, np.int32),
-                             gold.unknown_examples if gold is not None else ())
+            if gold is None:  # a file without gold labels in a run with some
+                from ..engine.evaluation import no_gold
+
+                self.gold.extend(no_gold(len(rows)))
+            else:
+                self.gold.extend(gold.idx, gold.unknown_examples)
         self.rows_added.emit(rows)
 
     def _progress(self, done: int, total: int) -> None:
@@ -467,6 +429,8 @@ class RunController(QObject):
         """Predictions of the current results against their gold labels (None without a gold column)."""
         if self.gold is None or not len(self.gold):
             return None
+        from ..engine.evaluation import evaluate
+
         key = (self.store.version, self.gold.version)
         if self._evaluation is None or self._evaluation[0] != key:
             self._evaluation = (key, evaluate(self.gold.values, self.store.label_idx, self.store.labels))
@@ -474,8 +438,10 @@ class RunController(QObject):
 
     def cell_rows(self, gold: int, predicted: int) -> np.ndarray:
         """Store rows with gold label ``gold`` predicted as ``predicted``."""
+        from ..engine.evaluation import cell_rows
+
         if self.gold is None:
-            return np.zeros(0, dtype=np.int64)
+            return cell_rows(self.store.label_idx[:0], self.store.label_idx[:0], gold, predicted)
         return cell_rows(self.gold.values, self.store.label_idx, gold, predicted)
 
     def write_report(self, path: Path) -> bool:
@@ -502,6 +468,8 @@ class RunController(QObject):
         try:
             self._bridge.submit(self.batcher, self._quick_number, text)
         except Exception as exc:  # noqa: BLE001 - a closed batcher while switching models
+            from .workers import describe
+
             self.quick_answer.emit(describe(exc))
 
     def _quick_answered(self, number: int, answer) -> None:  # noqa: ANN001
@@ -512,6 +480,8 @@ class RunController(QObject):
     def run_sweep(self, plan: SweepPlan) -> None:
         if self.clf is None or self._sweeper is not None:
             return
+        from .workers import SweepWorker, start
+
         worker = SweepWorker(self.clf, plan)
         worker.point.connect(self.sweep_point)
         worker.failed.connect(self._sweep_failed)
@@ -535,6 +505,7 @@ class RunController(QObject):
         import csv
         import json
 
+        from ..engine.io import atomic_path
         from ..engine.sweep import machine_info
 
         rows = [p.as_dict() for p in points]
@@ -565,6 +536,8 @@ class RunController(QObject):
             return False
         if path.suffix.lower() not in (".csv", ".tsv", ".jsonl", ".ndjson"):
             path = path.with_suffix(".csv")
+        from .workers import ExportWorker, start
+
         worker = ExportWorker(self.store.freeze(), path, rows)
         worker.written.connect(self._exported)
         worker.failed.connect(self._export_failed)
@@ -618,11 +591,3 @@ class RunController(QObject):
         if self.batcher is not None:
             self.batcher.close(timeout=2)
             self.batcher = None
-
-
-def _guess_text_column(names: list[str]) -> int | None:
-    lowered = [n.strip().lower() for n in names]
-    for guess in TEXT_COLUMN_GUESSES:
-        if guess in lowered:
-            return lowered.index(guess)
-    return 0 if len(names) == 1 else None

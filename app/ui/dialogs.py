@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import json
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -19,42 +16,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.io import TEXT_COLUMN_GUESSES, detect_kind
-
-PREVIEW_ROWS = 6
-
-
-def peek_table(path: Path, limit: int = PREVIEW_ROWS) -> tuple[list[str], list[list[str]]]:
-    """Header and first rows of a csv/tsv, or keys and first values of a jsonl (reads at most 64 KB)."""
-    with path.open("rb") as fh:
-        sample = fh.read(64 * 1024).decode("utf-8", errors="replace").lstrip("\ufeff")
-    lines = sample.splitlines()[: limit + 1]
-    if detect_kind(path) == "jsonl":
-        objs = []
-        for line in lines:
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(obj, dict):
-                objs.append(obj)
-        keys = list(dict.fromkeys(k for o in objs for k in o))
-        return keys, [[str(o.get(k, "")) for k in keys] for o in objs[:limit]]
-    delimiter = "\t" if detect_kind(path) == "tsv" else ","
-    if detect_kind(path) == "csv":
-        with contextlib.suppress(csv.Error):
-            delimiter = csv.Sniffer().sniff(lines[0] if lines else ",", ",;\t|").delimiter
-    rows = list(csv.reader(lines, delimiter=delimiter))
-    return (rows[0] if rows else []), rows[1 : limit + 1]
-
-
-def guess_column(names: list[str]) -> int | None:
-    lowered = [n.strip().lower() for n in names]
-    for guess in TEXT_COLUMN_GUESSES:
-        if guess in lowered:
-            return lowered.index(guess)
-    return 0 if len(names) == 1 else None
-
 
 class ColumnDialog(QDialog):
     """Pick which column (csv/tsv) or field (jsonl) holds the text, and which (if any) holds gold labels, with a
@@ -66,13 +27,12 @@ class ColumnDialog(QDialog):
                  gold_guess: int | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Import {path.name}")
-        what = "field" if detect_kind(path) == "jsonl" else "column"
+        what = "field" if path.suffix.lower() in (".jsonl", ".ndjson") else "column"
         self.combo = QComboBox()
         self.combo.setObjectName("columnChoice")
         self.combo.addItems(names)
-        guess = text_guess if text_guess is not None else guess_column(names)
-        if guess is not None:
-            self.combo.setCurrentIndex(guess)
+        if text_guess is not None:
+            self.combo.setCurrentIndex(text_guess)
         self.gold_combo = QComboBox()
         self.gold_combo.setObjectName("goldChoice")
         self.gold_combo.addItem(self.NO_GOLD)

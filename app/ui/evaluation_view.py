@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QKeyEvent
@@ -18,8 +19,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.evaluation import Evaluation
 from .text import plural
+
+if TYPE_CHECKING:
+    from ..engine.evaluation import Evaluation
 
 NO_GOLD_YET = ("No gold labels yet. Import a file with a column of expected labels (named <b>label</b> or <b>gold</b>, "
                "or picked when importing with Ctrl+I) and run it: accuracy and a confusion matrix appear here.")

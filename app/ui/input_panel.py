@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtWidgets import (
@@ -19,8 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.scoring import Prediction
 from .widgets import ERROR_COLOUR, after_pause, label_colour
+
+if TYPE_CHECKING:
+    from ..engine.scoring import Prediction
 
 QUICK_PAUSE_MS = 200  # classify once typing pauses this long
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .plots import PlotCard, plot_colours
 from .widgets import NO_LABEL_COLOUR, label_colour
 
@@ -57,6 +55,7 @@ class LabelChart(PlotCard):
         self.ticks = integer_ticks(max(values, default=1))
         if self.plot is None:
             return
+        import numpy as np
         import pyqtgraph as pg
 
         plot = self.plot

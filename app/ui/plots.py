@@ -12,7 +12,6 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
-from ..engine.io import atomic_path
 from .widgets import ElidedLabel
 
 
@@ -111,6 +110,8 @@ class PlotCard(QWidget):
 
     def save_png(self, path: Path) -> None:
         """Write the card (title, legend and plot) as a PNG, atomically. Raises OSError on failure."""
+        from ..engine.io import atomic_path
+
         image = self.grab()
         with atomic_path(Path(path)) as tmp:
             if not image.save(str(tmp), "PNG"):

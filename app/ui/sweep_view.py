@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -232,6 +231,7 @@ class SweepPanel(QWidget):
     def _redraw(self) -> None:
         if not self.built:
             return
+        import numpy as np
         import pyqtgraph as pg
 
         self.plot.clear()

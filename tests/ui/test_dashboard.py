@@ -18,13 +18,13 @@ def fill(rec: StatsRecorder, n: int, seed: int = 0) -> None:
 
 def drawn(dash: LatencyDashboard) -> dict[str, int]:
     return {
-        "scatter": sum(len(item.points()) for item in dash.scatters),
-        "hist": 0 if dash.hist_curve.yData is None else int(np.sum(dash.hist_curve.yData)),
+        "scatter": sum(len(item.points()) for item in dash.plots.scatters),
+        "hist": 0 if dash.plots.hist_curve.yData is None else int(np.sum(dash.plots.hist_curve.yData)),
         # the throughput curve is on a time grid: count the records up to its last point
-        "throughput": 0 if dash.tps_curve.xData is None or not len(dash.tps_curve.xData) else
-        int((dash.recorder.snapshot()["t"] <= dash.tps_curve.xData[-1]).sum()),
-        "stages": 0 if dash.stage_curves[0].xData is None else len(dash.stage_curves[0].xData),
-        "padding": 0 if dash.padding_curve.xData is None else len(dash.padding_curve.xData),
+        "throughput": 0 if dash.plots.tps_curve.xData is None or not len(dash.plots.tps_curve.xData) else
+        int((dash.recorder.snapshot()["t"] <= dash.plots.tps_curve.xData[-1]).sum()),
+        "stages": 0 if dash.plots.stage_curves[0].xData is None else len(dash.plots.stage_curves[0].xData),
+        "padding": 0 if dash.plots.padding_curve.xData is None else len(dash.plots.padding_curve.xData),
     }
 
 
@@ -59,7 +59,7 @@ def test_secondary_plots_take_turns_until_all_are_current(qtbot):  # noqa: ANN00
 def test_axis_ranges_move_only_when_the_data_leaves_them(qtbot):  # noqa: ANN001
     import pyqtgraph as pg
 
-    from app.ui.dashboard import StickyRange
+    from app.ui.latency_plots import StickyRange
 
     view = pg.ViewBox()
     x = StickyRange(view, "x", min_span=10.0)

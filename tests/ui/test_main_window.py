@@ -255,10 +255,10 @@ def test_dashboard_draws_every_batch_and_reports_percentiles(qtbot, window, tiny
     window.dashboard.refresh(full=True)
     batches = window.controller.clf.stats.summary().batches
     assert batches >= 200 // 16
-    assert sum(len(item.points()) for item in window.dashboard.scatters) == batches
+    assert sum(len(item.points()) for item in window.dashboard.plots.scatters) == batches
     assert "p50" in window.dashboard.readout.text() and "texts/s" in window.dashboard.readout.text()
     window.dashboard.reset()
-    assert sum(len(item.points()) for item in window.dashboard.scatters) == 0
+    assert sum(len(item.points()) for item in window.dashboard.plots.scatters) == 0
 
 
 def test_sweep_fills_table_and_exports(qtbot, window, tiny_bundle, tmp_path):  # noqa: ANN001

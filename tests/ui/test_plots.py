@@ -42,11 +42,11 @@ def test_throughput_axis_fits_the_real_rate_and_a_pause_reads_zero(qtbot) -> Non
         rec.add(rows=16, padded_len=20, real_tokens=16 * 12, infer_ms=40.0)
     dash = dashboard(qtbot)
     dash.set_recorder(rec)
-    x, y = dash.tps_curve.getData()
+    x, y = dash.plots.tps_curve.getData()
     assert y.max() == pytest.approx(320, rel=0.06)  # the first batch is not read as 16 rows in a millisecond
     gap = (x > 3.1) & (x < 10.0)
     assert gap.sum() > 10 and (y[gap] == 0).all()  # the pause is drawn at zero, not as a slope
-    top = dash.throughput.getViewBox().viewRange()[1][1]
+    top = dash.plots.throughput.getViewBox().viewRange()[1][1]
     assert y.max() <= top <= 2 * y.max()  # the axis fits the data
     assert "20 batches" not in dash.readout.text() and "60 batches" in dash.readout.text()
 
@@ -73,7 +73,7 @@ def test_a_dark_palette_gives_dark_plots(qtbot) -> None:  # noqa: ANN001
         chart = LabelChart()
         qtbot.addWidget(chart)
         chart.build()
-        for plot in (dash.latency, dash.throughput, dash.hist, chart.plot):
+        for plot in (dash.plots.latency, dash.plots.throughput, dash.plots.hist, chart.plot):
             assert plot.backgroundBrush().color().lightness() < 60
             assert plot.getAxis("bottom").textPen().color().lightness() > 180
         image = dash.latency_card.grab().toImage()
@@ -81,7 +81,7 @@ def test_a_dark_palette_gives_dark_plots(qtbot) -> None:  # noqa: ANN001
     finally:
         app.setPalette(old)
     QApplication.processEvents()
-    assert dash.latency.backgroundBrush().color().lightness() > 200  # and back to light with the palette
+    assert dash.plots.latency.backgroundBrush().color().lightness() > 200  # and back to light with the palette
 
 
 def test_the_label_chart_names_its_bars_with_whole_number_ticks(qtbot) -> None:  # noqa: ANN001

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 
 from app.engine.io import SourceRow
 from app.engine.results import ResultStore
-from app.ui.results_view import ResultsTableModel
+from app.ui.results_model import ResultsTableModel
 
 N = 1_000_000
 
