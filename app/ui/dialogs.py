@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -10,6 +11,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QLabel,
+    QMessageBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -87,3 +89,18 @@ SHORTCUTS = (
     ("Ctrl+Q", "Quit"),
     ("", "Drop files or folders anywhere on the window to import them; drop a model folder or .onnx to load it."),
 )
+
+
+def show_shortcuts(parent: QWidget) -> None:
+    rows = "".join(f"<tr><td><b>{html.escape(k)}</b>&nbsp;&nbsp;</td><td>{html.escape(v)}</td></tr>"
+                   for k, v in SHORTCUTS)
+    QMessageBox.information(parent, "Keyboard shortcuts", f"<table>{rows}</table>")
+
+
+def show_about(parent: QWidget) -> None:
+    from .. import __version__
+
+    QMessageBox.about(parent, "About Sieve",
+                      f"<b>Sieve {__version__}</b><br>Text classification on ONNX Runtime.<br>"
+                      "Load a model folder (model.onnx + tokenizer.json + config.json), score texts and files, "
+                      "check them against gold labels, and watch latency live.")

@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QDockWidget,
     QFormLayout,
     QGroupBox,
     QLabel,
     QMenu,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QToolButton,
@@ -203,3 +205,21 @@ class ModelPanel(QWidget):
         self.provider_state.setText(text)
         self.provider_state.setToolTip("Available here: " + ", ".join(card.providers_available))
         self.provider.setItemText(0, f"Auto (in use: {card.device})")
+
+
+class ModelDock(QDockWidget):
+    """The model panel in a dock that scrolls down, never sideways (paths elide, long reasons wrap)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Model", parent)
+        self.setObjectName("modelDock")
+        self.panel = ModelPanel()
+        scroll = QScrollArea()
+        scroll.setObjectName("modelScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.panel)
+        scroll.setMinimumWidth(self.panel.minimumWidth() + scroll.verticalScrollBar().sizeHint().width() + 4)
+        self.setWidget(scroll)
+        self.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)

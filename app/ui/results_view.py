@@ -254,6 +254,17 @@ class ResultsPanel(QWidget):
         self.cell_filter.setVisible(True)
         self.refresh_counts(force=True)
 
+    def sort_by(self, kind: str) -> None:
+        """Sort by a column (``confidence``: highest first) and put the focus on the table."""
+        order = Qt.SortOrder.DescendingOrder if kind == "confidence" else Qt.SortOrder.AscendingOrder
+        self.table.sortByColumn(self.model.column(kind), order)
+        self.table.setFocus()
+
+    def show_every_row(self) -> None:
+        self.label_box.setCurrentIndex(0)
+        self.search.clear()
+        self.clear_cell()
+
     def clear_cell(self) -> None:
         self.cell_filter.setVisible(False)
         self.model.set_filter(self.label_box.currentData(), self.search.text().strip(), None)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from PySide6.QtCore import QByteArray, QSettings
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
 
 T = TypeVar("T")
 MAX_RECENT = 8
@@ -92,3 +95,34 @@ def _typed(raw: Any, default: Any) -> Any:  # noqa: ANN401 - QSettings hands bac
     if default is None:  # byte blobs (geometry, window state)
         return raw if isinstance(raw, QByteArray | bytes) else None
     return raw
+
+
+def restore_window(window: MainWindow, s: Settings) -> bool:
+    """Knobs, recent models, geometry, splitters and the open tab as they were; False on a first start."""
+    from .controller import RunOptions
+
+    window.model_panel.set_options(RunOptions(s.get(PROVIDER), s.get(THREADS), s.get(MAX_BATCH), s.get(MAX_TOKENS)))
+    window.controller.set_options(window.model_panel.options())
+    window.model_panel.set_recent(s.recent_models())
+    geometry, state = s.get(GEOMETRY), s.get(WINDOW_STATE)
+    if geometry is not None:
+        window.restoreGeometry(geometry)
+    if state is not None:
+        window.restoreState(state)
+    for split in window.splitters():
+        value = s.get(splitter_key(split.objectName()))
+        if value is not None:
+            split.restoreState(value)
+    window.tabs.setCurrentIndex(s.get(BOTTOM_TAB))
+    return geometry is not None
+
+
+def save_window(window: MainWindow, s: Settings) -> None:
+    opts = window.model_panel.options()
+    for key, value in ((PROVIDER, opts.provider), (THREADS, opts.threads), (MAX_BATCH, opts.max_batch),
+                       (MAX_TOKENS, opts.max_tokens), (GEOMETRY, window.saveGeometry()),
+                       (WINDOW_STATE, window.saveState()), (BOTTOM_TAB, window.tabs.currentIndex())):
+        s.set(key, value)
+    for split in window.splitters():
+        s.set(splitter_key(split.objectName()), split.saveState())
+    s.sync()

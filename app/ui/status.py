@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import html
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
     QListWidget,
     QListWidgetItem,
     QToolButton,
@@ -18,6 +21,9 @@ from PySide6.QtWidgets import (
 
 from .text import plural
 from .widgets import ERROR_COLOUR, ElidedLabel
+
+if TYPE_CHECKING:
+    from ..engine.card import ModelCard
 
 
 class StatusMessage(ElidedLabel):
@@ -96,3 +102,33 @@ class NoticesButton(QToolButton):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.dialog = dialog
         dialog.open()
+
+
+class ModelStatus(QWidget):
+    """The model in use, its provider and the processor it runs on, at the right of the status bar."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = QLabel("no model")
+        self.provider = QLabel()
+        self.device = QLabel()
+        self.device.setObjectName("statusDevice")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for label in (self.model, self.provider, self.device):
+            layout.addWidget(label)
+
+    def show_loading(self) -> None:
+        self.model.setText("loading model…")
+
+    def show_card(self, card: ModelCard | None) -> None:
+        if card is None:
+            self.model.setText("no model")
+            return
+        from ..engine.machine import device_name  # cached by the loader thread: no nvidia-smi here
+
+        self.model.setText(f"Model: {card.name}")
+        self.provider.setText(f"Provider: {card.device}" + (" (CUDA unavailable)" if card.cuda_fallback_reason
+                                                            else ""))
+        self.provider.setToolTip(card.cuda_fallback_reason or ", ".join(card.providers_in_use))
+        self.device.setText(device_name(card.device))

@@ -92,6 +92,6 @@ def test_without_gold_the_evaluation_says_how_to_get_one(qtbot, window, tiny_bun
     assert window.controller.evaluation() is None
     assert "gold" in window.evaluation.summary.text() and window.evaluation.matrix.rowCount() == 0
     assert window.tabs.currentWidget() is not window.evaluation
-    window.export_report()
+    window.files.report()
     assert "no evaluation yet" in window.last_error
     window.dialog.done(0)
