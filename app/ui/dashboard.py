@@ -61,7 +61,8 @@ class LatencyDashboard(QWidget):
         self.readout = QLabel("No batches yet.")
         self.readout.setObjectName("latencyReadout")
         self.readout.setWordWrap(True)
-        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.readout.setFixedHeight(2 * self.readout.fontMetrics().lineSpacing() + 4)  # new text never moves a plot
         reset = QPushButton("Reset")
         reset.setToolTip("Forget the recorded batches")
         reset.clicked.connect(self.reset)
@@ -81,7 +82,11 @@ class LatencyDashboard(QWidget):
         self.cards = (self.latency_card, self.throughput_card, self.hist_card, self.stages_card, self.padding_card)
         for card in self.cards:
             card.save_requested.connect(self.save_requested)
-        self.latency_card.set_legend("  ".join(swatch(c, name) for _lo, _hi, name, c in BATCH_BUCKETS))
+        # Legends stay the same during a run (the percentile values are in the readout): a label whose text changes
+        # 15 times a second would ask for a new layout of the whole panel every frame.
+        self.latency_card.set_legend("  ".join(swatch(c, name) for _lo, _hi, name, c in BATCH_BUCKETS)
+                                     + "&nbsp;&nbsp; " + "  ".join(swatch(c, k, dashed=True)
+                                                                   for k, c in PCT_COLOURS.items()))
         self.throughput_card.set_legend(f"{swatch(TEXTS_COLOUR, 'texts/s')}  {swatch(TOKENS_COLOUR, 'tokens/s')}"
                                         "  (1 s window)")
         self.stages_card.set_legend("  ".join(swatch(c, n) for n, c in zip(STAGE_NAMES, STAGE_COLOURS, strict=True)))

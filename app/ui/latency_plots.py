@@ -11,7 +11,7 @@ import numpy as np
 from ..engine.stats import STAGES, StatsRecorder, batch_latency_ms
 from ..engine.throughput import sliding_throughput
 from .dashboard import BATCH_BUCKETS, PCT_COLOURS, STAGE_COLOURS, STAGE_WINDOW, TEXTS_COLOUR, TOKENS_COLOUR
-from .plots import load_pyqtgraph, swatch
+from .plots import load_pyqtgraph
 from .text import plural
 
 
@@ -144,9 +144,6 @@ class LatencyPlots:
         for name, value in values.items():
             self.pct_lines[name].setValue(value)
             self.pct_lines[name].setVisible(bool(len(ok)))
-        self.dash.latency_card.set_legend(
-            "  ".join(swatch(c, name) for _lo, _hi, name, c in BATCH_BUCKETS) + "&nbsp;&nbsp;&nbsp;"
-            + "  ".join(swatch(PCT_COLOURS[k], f"{k} {v:,.1f} ms", dashed=True) for k, v in values.items()))
         failed = int(records["failed"].sum())
         self.dash.readout.setText(
             f"<b>p50</b> {summary.p50_ms:.1f} ms &nbsp; <b>p95</b> {summary.p95_ms:.1f} ms &nbsp; "

@@ -287,6 +287,7 @@ class MainWindow(QMainWindow):
 
     def show_cell(self, gold: int, predicted: int) -> None:
         self.results.show_cell(gold, predicted)
+        self.evaluation.matrix.setCurrentCell(gold, predicted)
         self.status.show_message(f"Showing the {self.results.model.rowCount():,} rows with gold label "
                                  f"{self.controller.store.labels[gold]} predicted as "
                                  f"{self.controller.store.labels[predicted]}. Results ▸ Show every row undoes it.")

@@ -204,7 +204,7 @@ class ModelPanel(QWidget):
             text += f"<br><span style='color:{WARN_COLOUR}'>CUDA not used: {e(reason)}</span>"
         self.provider_state.setText(text)
         self.provider_state.setToolTip("Available here: " + ", ".join(card.providers_available))
-        self.provider.setItemText(0, f"Auto (in use: {card.device})")
+        self.provider.setItemText(0, f"Auto ({card.device})")
 
 
 class ModelDock(QDockWidget):

@@ -62,8 +62,8 @@ class PlotCard(QWidget):
         self.legend = QLabel()
         self.legend.setObjectName(f"{name}Legend")
         self.legend.setTextFormat(Qt.TextFormat.RichText)
-        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.legend.setWordWrap(True)
+        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.legend.setFixedHeight(self.legend.fontMetrics().lineSpacing() + 2)  # one line, clipped when narrow
         self.save = QToolButton()
         self.save.setText("Save PNG…")
         self.save.setAutoRaise(True)

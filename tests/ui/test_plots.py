@@ -95,9 +95,10 @@ def test_the_label_chart_names_its_bars_with_whole_number_ticks(qtbot) -> None: 
     bottom = chart.plot.getAxis("bottom")._tickLevels[0]
     assert [name for _, name in left] == ["negative", "neutral", "positive", "failed", "not scored"]
     values = [v for v, _ in bottom]
-    assert values == [0, 1, 2, 3, 4, 5] and all(isinstance(v, int) for v in values)
+    assert values == [0, 2, 4, 6] and all(isinstance(v, int) for v in values)  # whole numbers, 0 to past the top
     assert chart.plot.getViewBox().viewRange()[0][1] >= 5  # the longest bar fits
     assert integer_ticks(169) == [0, 50, 100, 150, 200] and integer_ticks(1) == [0, 1]
+    assert integer_ticks(3, most=6) == [0, 1, 2, 3]  # never a fractional step
 
 
 def test_a_plot_saves_as_png(qtbot, tmp_path) -> None:  # noqa: ANN001
