@@ -405,13 +405,12 @@ class RunController(QObject):
                               + (f", {plural(failed, 'row')} without a label (see the Note column)" if failed else "")
                               + self._accuracy_sentence())
         elif state == "cancelled":
-            self.message.emit(f"Cancelled at {labelled:,} of {total:,} rows; the {plural(labelled, 'finished row')} "
-                              "are kept.")
-        if self.gold is not None and self.gold.unknown_examples:
+            self.message.emit(f"Cancelled at {labelled:,} of {total:,} rows; the rows that finished are kept.")
+        ev = self.evaluation()
+        if ev is not None and ev.unknown_gold:
             examples = ", ".join(repr(x) for x in self.gold.unknown_examples)
-            self.notice.emit(f"{self.gold.column}: {plural(int((self.gold.values == -2).sum()), 'row')} have a gold "
-                             f"value that is not one of the model's labels (e.g. {examples}); they are left out of "
-                             "the evaluation.")
+            self.notice.emit(f"{self.gold.column}: {ev.unknown_gold:,} of the gold values are not among the model's "
+                             f"labels (e.g. {examples}); those rows are left out of the evaluation.")
         if self.clf is not None:
             self.clf.policy = self.options.policy(self.clf.policy)
         self.busy_changed.emit(False)

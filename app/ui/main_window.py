@@ -6,7 +6,9 @@ largest) · Latency, Sweep and Evaluation tabs (bottom) · status message, notic
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
 from pathlib import Path
 
@@ -42,6 +44,7 @@ DEFAULT_SIZE = (1400, 900)
 
 class MainWindow(QMainWindow):
     painted = Signal()  # the first frame is on screen
+    plotting_imported = Signal()  # pyqtgraph is loaded (emitted from the import thread)
     plots_built = Signal()
 
     def __init__(self, settings: QSettings | None = None, *, interactive: bool = True) -> None:
@@ -94,6 +97,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.fit_to_screen(first_start=not restore_window(self, self.settings))
         self.centralWidget().installEventFilter(self)
+        self.plotting_imported.connect(self.build_plots, Qt.ConnectionType.QueuedConnection)
 
     # ------------------------------------------------------------------ construction
     def add_bottom_tab(self, widget: QWidget, title: str, shortcut: str) -> None:
@@ -200,11 +204,21 @@ class MainWindow(QMainWindow):
         return False
 
     def _after_first_paint(self) -> None:
-        """The slow starts wait for the first frame: the model loads on a worker, then pyqtgraph is imported."""
+        """The slow starts wait for the first frame: the model loads on a worker while pyqtgraph is imported on a
+        thread of its own (the GUI thread stays free to answer), then the plots are built here."""
         self.painted.emit()
-        self.build_plots()
+        threading.Thread(target=self._import_plotting, name="sieve-import-plots", daemon=True).start()
+
+    def _import_plotting(self) -> None:
+        from .plots import load_pyqtgraph
+
+        load_pyqtgraph()
+        with contextlib.suppress(RuntimeError):  # the window was closed meanwhile
+            self.plotting_imported.emit()  # queued to the GUI thread
 
     def build_plots(self) -> None:
+        if self.dashboard.built:
+            return
         self.dashboard.build()
         self.sweep.build()
         self.results.counts.build()

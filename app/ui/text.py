@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-IRREGULAR = {"batch": "batches", "finished row": "finished rows"}
+IRREGULAR = {"batch": "batches"}
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
