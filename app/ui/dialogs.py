@@ -104,3 +104,14 @@ def show_about(parent: QWidget) -> None:
                       f"<b>Sieve {__version__}</b><br>Text classification on ONNX Runtime.<br>"
                       "Load a model folder (model.onnx + tokenizer.json + config.json), score texts and files, "
                       "check them against gold labels, and watch latency live.")
+
+
+def error_dialog(parent: QWidget, title: str, message: str) -> QMessageBox:
+    """A window-modal, non-blocking dialog with one selectable sentence."""
+    from PySide6.QtCore import Qt
+
+    dialog = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, parent)
+    dialog.setObjectName("errorDialog")
+    dialog.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    dialog.open()
+    return dialog

@@ -6,9 +6,7 @@ largest) · Latency, Sweep and Evaluation tabs (bottom) · status message, notic
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
 import time
 from pathlib import Path
 
@@ -28,11 +26,12 @@ from ..paths import default_model_dir
 from . import settings as keys
 from .controller import RunController, is_model_path
 from .dashboard import LatencyDashboard
-from .dialogs import ColumnDialog, show_about, show_shortcuts
+from .dialogs import ColumnDialog, error_dialog, show_about, show_shortcuts
 from .evaluation_view import EvaluationPanel
 from .file_dialogs import FileDialogs
 from .input_panel import InputPanel
 from .model_panel import ModelDock
+from .plots import import_in_background
 from .results_view import ResultsPanel
 from .settings import Settings, restore_window, save_window
 from .status import ModelStatus, NoticesButton, StatusMessage
@@ -207,14 +206,7 @@ class MainWindow(QMainWindow):
         """The slow starts wait for the first frame: the model loads on a worker while pyqtgraph is imported on a
         thread of its own (the GUI thread stays free to answer), then the plots are built here."""
         self.painted.emit()
-        threading.Thread(target=self._import_plotting, name="sieve-import-plots", daemon=True).start()
-
-    def _import_plotting(self) -> None:
-        from .plots import load_pyqtgraph
-
-        load_pyqtgraph()
-        with contextlib.suppress(RuntimeError):  # the window was closed meanwhile
-            self.plotting_imported.emit()  # queued to the GUI thread
+        import_in_background(self.plotting_imported)
 
     def build_plots(self) -> None:
         if self.dashboard.built:
@@ -230,14 +222,10 @@ class MainWindow(QMainWindow):
         self.last_error = message
         self.status.show_error(message)
         log.warning("%s: %s", title, message)
-        if not self.interactive:
-            return
-        if self.dialog is not None:
-            self.dialog.close()
-        self.dialog = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
-        self.dialog.setObjectName("errorDialog")
-        self.dialog.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.dialog.open()
+        if self.interactive:
+            if self.dialog is not None:
+                self.dialog.close()
+            self.dialog = error_dialog(self, title, message)
 
     # ------------------------------------------------------------------ model
     def load_model(self, path: str) -> None:
@@ -292,12 +280,9 @@ class MainWindow(QMainWindow):
         self.act_run.setEnabled(not running)
 
     def _run_finished(self, _outcome) -> None:  # noqa: ANN001
-        r = self.results
-        r.refresh_counts(force=True)
+        self.results.run_finished()
         if self.controller.evaluation() is not None:  # a file with gold labels: show how the model did
             self.tabs.setCurrentWidget(self.evaluation)
-        if r.model.sort_column not in (None, 0):
-            r.model.sort(r.model.sort_column, r.model.sort_order)
 
     def show_cell(self, gold: int, predicted: int) -> None:
         self.results.show_cell(gold, predicted)

@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +23,17 @@ def load_pyqtgraph():  # noqa: ANN201 - the pyqtgraph module
 
     pg.setConfigOptions(antialias=False)
     return pg
+
+
+def import_in_background(done) -> None:  # noqa: ANN001 - a Signal, emitted (queued) once pyqtgraph is in
+    """Import pyqtgraph on a thread of its own, so the GUI thread stays free to answer meanwhile."""
+
+    def work() -> None:
+        load_pyqtgraph()
+        with contextlib.suppress(RuntimeError):  # the window was closed meanwhile
+            done.emit()
+
+    threading.Thread(target=work, name="sieve-import-plots", daemon=True).start()
 
 
 def pyqtgraph_loaded() -> bool:

@@ -254,6 +254,12 @@ class ResultsPanel(QWidget):
         self.cell_filter.setVisible(True)
         self.refresh_counts(force=True)
 
+    def run_finished(self) -> None:
+        """Counts as they ended; rows that arrived during the run take their place in the chosen sort order."""
+        self.refresh_counts(force=True)
+        if self.model.sort_column not in (None, 0):
+            self.model.sort(self.model.sort_column, self.model.sort_order)
+
     def sort_by(self, kind: str) -> None:
         """Sort by a column (``confidence``: highest first) and put the focus on the table."""
         order = Qt.SortOrder.DescendingOrder if kind == "confidence" else Qt.SortOrder.AscendingOrder
