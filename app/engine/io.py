@@ -182,17 +182,50 @@ class TextSource:
         self.issues = ReadIssues()
         yield from self._rows(self.issues)
 
-    def _rows(self, issues: ReadIssues) -> Iterator[SourceRow]:
-        with contextlib.nullcontext(self.stream) if self.stream is not None else self.path.open("rb") as fh:
-            lines = _decoded_lines(fh, self.name, self.encoding, self.errors, issues)
-            if self.kind == "txt":
-                yield from _txt_rows(lines)
-            elif self.kind == "jsonl":
-                yield from _jsonl_rows(lines, self.field, issues)
-            else:
-                yield from self._csv_rows(lines, issues)
+    def rows_from(self, offset: int = 0, line: int = 1) -> Iterator[SourceRow]:
+        """The rows from byte ``offset``, where physical line ``line`` starts and a row begins.
 
-    def _csv_rows(self, lines: Iterator[str], issues: ReadIssues) -> Iterator[SourceRow]:
+        Started at a row's first line (see :meth:`line_offsets`), this yields exactly the rows, line numbers and
+        error texts a read from the top yields from there on, so blocks of a file can be read apart
+        (``sieve score --ray``). ``issues`` then counts only what this read met.
+        """
+        self.issues = ReadIssues()
+        yield from self._rows(self.issues, offset, line)
+
+    def line_offsets(self, lines: Iterable[int]) -> list[int]:
+        """Byte offsets at which the given 1-based physical lines start (ascending), as this reader counts lines."""
+        offsets: list[int] = []
+        wanted = iter(lines)
+        target = next(wanted, None)
+        position = 0
+        with self.path.open("rb") as fh:
+            for number, raw in enumerate(_physical_lines(fh), 1):
+                while target is not None and target == number:
+                    offsets.append(position)
+                    target = next(wanted, None)
+                if target is None:
+                    break
+                position += len(raw)
+        if target is not None:
+            raise ValueError(f"{self.name} has no line {target}")
+        return offsets
+
+    def _rows(self, issues: ReadIssues, offset: int = 0, line: int = 1) -> Iterator[SourceRow]:
+        if self.stream is not None and (offset or line != 1):
+            raise ValueError("standard input can only be read from its start")
+        with contextlib.nullcontext(self.stream) if self.stream is not None else self.path.open("rb") as fh:
+            if offset:
+                fh.seek(offset)
+            lines = _decoded_lines(fh, self.name, self.encoding, self.errors, issues, first=line)
+            if self.kind == "txt":
+                yield from _txt_rows(lines, line)
+            elif self.kind == "jsonl":
+                yield from _jsonl_rows(lines, self.field, issues, line)
+            else:
+                yield from self._csv_rows(lines, issues, header=offset == 0, first=line)
+
+    def _csv_rows(self, lines: Iterator[str], issues: ReadIssues, *, header: bool = True,
+                  first: int = 1) -> Iterator[SourceRow]:
         at_end = [False]  # set once the reader has asked for a line past the last one
 
         def tap() -> Iterator[str]:
@@ -200,22 +233,24 @@ class TextSource:
             at_end[0] = True
 
         reader = csv.reader(tap(), delimiter=self.delimiter)
-        try:
-            next(reader)  # header, already parsed by open_source
-        except StopIteration:
-            return
+        base = first - 1  # reader.line_num counts from where this read started
+        if header:
+            try:
+                next(reader)  # header, already parsed by open_source
+            except StopIteration:
+                return
         width = len(self.header or [])
         col = self.column_index if self.column_index is not None else 0
-        start = reader.line_num + 1
+        start = base + reader.line_num + 1
         try:
             for record in reader:
-                line, start = start, reader.line_num + 1
+                line, start = start, base + reader.line_num + 1
                 if not record:  # a blank line is not a row
                     continue
                 if at_end[0]:  # a record can only end at end of file inside a quoted field that never closed
                     issues.add("bad_row", line)
                     error = (f"line {line} opens a quoted field that is never closed, so lines {line} to "
-                             f"{reader.line_num} were read as one row; close the quote and score the file again")
+                             f"{base + reader.line_num} were read as one row; close the quote and score the file again")
                     yield SourceRow(line, None, (record + [""] * width)[:width], error)
                     continue
                 if col >= len(record):
@@ -231,7 +266,7 @@ class TextSource:
                 yield SourceRow(line, record[col], record)
         except csv.Error as exc:
             raise InputError(
-                f"{self.name}: line {reader.line_num} is not valid {self.kind.upper()} ({exc})",
+                f"{self.name}: line {base + reader.line_num} is not valid {self.kind.upper()} ({exc})",
                 "Check the file's quoting (an unclosed quote swallows the rest of the file)",
             ) from exc
 
@@ -320,7 +355,10 @@ def resolve_column(header: Sequence[str], column: str | int | None, name: str = 
 
 
 def _physical_lines(fh: IO[bytes]) -> Iterator[bytes]:
-    """Lines ending in ``\n``, ``\r\n`` or a lone ``\r``, each with its ending (a CR-only file is many lines)."""
+    """Lines ending in ``\n``, ``\r\n`` or a lone ``\r``, each with its ending (a CR-only file is many lines).
+
+    What line numbers count: :meth:`TextSource.line_offsets` finds lines by the same rule.
+    """
     for raw in fh:
         cr = raw.find(b"\r")
         if cr < 0 or (cr == len(raw) - 2 and raw[-1:] == b"\n"):
@@ -329,8 +367,9 @@ def _physical_lines(fh: IO[bytes]) -> Iterator[bytes]:
             yield from (piece for piece in _LONE_CR.split(raw) if piece)
 
 
-def _decoded_lines(fh: IO[bytes], name: str, encoding: str, errors: str, issues: ReadIssues) -> Iterator[str]:
-    for number, raw in enumerate(_physical_lines(fh), 1):
+def _decoded_lines(fh: IO[bytes], name: str, encoding: str, errors: str, issues: ReadIssues,
+                   first: int = 1) -> Iterator[str]:
+    for number, raw in enumerate(_physical_lines(fh), first):
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         try:
@@ -346,13 +385,13 @@ def _decoded_lines(fh: IO[bytes], name: str, encoding: str, errors: str, issues:
             yield raw.decode(encoding, errors="replace")
 
 
-def _txt_rows(lines: Iterable[str]) -> Iterator[SourceRow]:
-    for number, line in enumerate(lines, 1):
+def _txt_rows(lines: Iterable[str], first: int = 1) -> Iterator[SourceRow]:
+    for number, line in enumerate(lines, first):
         yield SourceRow(number, line.rstrip("\r\n"), None)
 
 
-def _jsonl_rows(lines: Iterable[str], key: str, issues: ReadIssues) -> Iterator[SourceRow]:
-    for number, line in enumerate(lines, 1):
+def _jsonl_rows(lines: Iterable[str], key: str, issues: ReadIssues, first: int = 1) -> Iterator[SourceRow]:
+    for number, line in enumerate(lines, first):
         if not line.strip():
             continue
         try:

@@ -316,3 +316,33 @@ def test_undecodable_lines_are_all_counted_and_the_first_named(lines):
     assert [r.text.rstrip("\ufffd") for r in rows] == [text for text, _ in lines]
     assert src.issues.counts.get("decode", 0) == len(bad)
     assert src.issues.lines.get("decode", []) == bad[:MAX_ISSUE_LINES]
+
+
+READ_FROM_A_ROW = {
+    "csv": b'\xef\xbb\xbfid,text\r\n1,"two\nlines ""q"""\r\n2,bad \xff byte\r\n\r\n3\r\n4,plain,surplus\r\n5,""\r\n'
+           b'6,"never closed\nrest\n',
+    "tsv": b"id\ttext\n1\tone\n2\t\xfe\n3\n4\tfour\textra\n",
+    "jsonl": b'{"text": "a"}\n\n{"text": "caf\xe9"}\nnot json\n[1]\n{"no": 1}\n{"text": 7}\n{"text": ""}',
+    "txt": b"one\n\ntwo \xff\r\nthree\rfour\r\rfive",  # lone CRs end lines too
+}
+
+
+@pytest.mark.parametrize("kind", sorted(READ_FROM_A_ROW))
+def test_a_read_started_at_any_row_matches_a_read_from_the_top(tmp_path, kind):
+    """``sieve score --ray`` reads blocks of a file apart; each must read as the whole file reads from there on."""
+    path = tmp_path / f"messy.{kind}"
+    path.write_bytes(READ_FROM_A_ROW[kind])
+    source = open_source(path)
+    whole = list(source)
+    assert any(r.error for r in whole) or kind == "txt"  # the bad rows are part of the point
+    offsets = source.line_offsets([r.line for r in whole])
+    for i, (row, offset) in enumerate(zip(whole, offsets, strict=True)):
+        assert list(source.rows_from(offset, row.line)) == whole[i:], f"started at row {i} (line {row.line})"
+
+
+def test_line_offsets_count_lines_as_the_reader_does(tmp_path):
+    path = tmp_path / "x.txt"
+    path.write_bytes(b"a\r\nbb\n\nccc\rd")
+    assert open_source(path).line_offsets([1, 2, 3, 4, 5]) == [0, 3, 6, 7, 11]
+    with pytest.raises(ValueError, match="no line 6"):
+        open_source(path).line_offsets([6])
