@@ -1,5 +1,5 @@
-"""The ``sieve`` command: no subcommand opens the desktop app; ``score``, ``info``, ``bench``, ``export``, ``doctor``
-and ``compare`` run headless.
+"""The ``sieve`` command: no subcommand opens the desktop app; ``score``, ``info``, ``bench``, ``export``, ``doctor``,
+``compare`` and ``merge`` run headless.
 
 Exit codes: 0 success, 2 bad input or a machine problem such as a full disk (one sentence on stderr, no traceback),
 1 internal error, 130 interrupted (Ctrl+C).
@@ -51,6 +51,24 @@ def _window_size(text: str) -> tuple[int, int]:
     if w < 320 or h < 240:
         raise argparse.ArgumentTypeError(f"{text} is too small: the window needs at least 320x240")
     return w, h
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not I/N (e.g. 2/8 for the second of eight shards)") from None
+    if not 1 <= i <= n:
+        raise argparse.ArgumentTypeError(f"{text!r}: I must be between 1 and N")
+    return i, n
+
+
+def _ray_address(text: str) -> str:
+    host, sep, port = text.split("://", 1)[-1].rstrip("/").rpartition(":")
+    if text in ("auto", "local") or (sep and host and port.isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is not a Ray address (auto, or HOST:PORT of the head node); "
+                                     "put --ray after the inputs, or write --ray=ADDRESS")
 
 
 def _int_list(text: str) -> list[int]:
@@ -126,6 +144,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue an interrupted run from its kept partial output")
     score.add_argument("--stats", metavar="FILE.csv", help="also write the per-batch timing records as CSV")
     score.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    scale = score.add_argument_group("scale out", "Same output as a local run, byte for byte; see docs/SCALE.md.")
+    scale.add_argument("--ray", nargs="?", const="local", type=_ray_address, metavar="ADDRESS",
+                       help="score on Ray Data: alone, start a Ray on this machine for the run; 'auto' or HOST:PORT "
+                            "joins a running cluster (needs the ray extra: pip install -e '.[ray]')")
+    scale.add_argument("--actors", type=_positive, metavar="N",
+                       help="with --ray: scoring actors, each loading the model once (default: one per GPU with "
+                            "CUDA, else one per CPU; each uses --threads CPUs, 1 by default)")
+    scale.add_argument("--shard", type=_shard, metavar="I/N",
+                       help="score only shard I of N (no Ray needed): blocks of 4 × --window rows (4096 by default), "
+                            "every N-th from block I, into OUT.part-I-of-N; join the N parts with sieve merge")
 
     info = sub.add_parser("info", help="describe a model: inputs, outputs, labels, providers")
     _model_options(info)
@@ -143,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=_positive, default=10, metavar="N", help="timed runs per point (default: %(default)s)")
     bench.add_argument("--warmup", type=int, default=2, metavar="N", help="untimed runs per point (default: %(default)s)")
     bench.add_argument("--json", metavar="OUT", help="also write the sweep and machine facts as JSON")
+
+    merge = sub.add_parser("merge", help="join the parts of a sieve score --shard run into one output",
+                           description="Join the parts written by sieve score --shard I/N into the file an unsharded "
+                                       "run writes. Refuses missing, incomplete or mismatched parts.")
+    merge.add_argument("parts", nargs="+", metavar="PART", help="part files (OUT.part-I-of-N), all N of them")
+    merge.add_argument("-o", "--output", metavar="OUT",
+                       help="output file, or a folder (default: the unsharded output's name, beside the first part)")
+    merge.add_argument("-q", "--quiet", action="store_true", help="no summary line")
 
     export = sub.add_parser("export", help="export a HuggingFace sequence-classification checkpoint to a Sieve bundle",
                             description="Needs the export extra: pip install 'sieve[export]'. Prints how closely "
@@ -204,7 +240,7 @@ def _main(argv: Sequence[str] | None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="sieve: %(levelname)s: %(message)s")
     handlers = {"score": cmd_score, "info": cmd_info, "bench": cmd_bench, "export": cmd_export,
-                "doctor": cmd_doctor, "compare": cmd_compare}
+                "doctor": cmd_doctor, "compare": cmd_compare, "merge": cmd_merge}
     try:
         if threading.current_thread() is threading.main_thread():  # from here on, Ctrl+C is a KeyboardInterrupt
             signal.signal(signal.SIGINT, _interrupt)
@@ -447,9 +483,21 @@ def _compare_texts(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    if args.actors is not None and args.ray is None:
+        raise InputError("--actors is for --ray runs", "Add --ray, or leave --actors out")
+    if args.ray is not None or args.shard is not None:
+        from .scale import score_scaled
+
+        return score_scaled(args, _load, _policy)
     from .score import score_files
 
     return score_files(args, _load(args, max_length=args.max_length, policy=_policy(args)))
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from .scale import cmd_merge as merge
+
+    return merge(args)
 
 
 def _policy(args: argparse.Namespace):  # noqa: ANN202

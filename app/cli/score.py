@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from ..engine import FAILED, Classifier, InputError, ResultWriter, SieveError, T
 from ..engine.errors import OutputError
 from ..engine.io import (
     OutputColumns,
+    SourceRow,
     atomic_path,
     expand_inputs,
     open_stdin,
@@ -29,15 +31,46 @@ from ..engine.io import (
     remove_stale_temps,
 )
 from ..engine.outputs import OutputLock, Target, plan_targets
+from ..engine.pipeline import ScoredChunk
 from ..engine.wording import count
 
 STDIN = "-"
 
 
-def score_files(args: argparse.Namespace, clf: Classifier) -> int:
+class LocalScorer:
+    """Scores the rows in this process: the default. ``--ray`` and ``--shard`` plug in their own (``app.cli.scale``)
+    and keep everything else here: the planning, the locks, the writer, the resume record, the messages."""
+
+    def __init__(self, clf: Classifier) -> None:
+        self.clf = clf
+
+    @property
+    def device(self) -> str:
+        """The device the rows are scored on (part of the resume record)."""
+        return self.clf.session.providers.device
+
+    def prepare(self, targets: list[Target]) -> list[Target]:
+        """Called once the outputs are planned, before any is locked or written; may re-aim them."""
+        return targets
+
+    def stream(self, target: Target, rows: Iterator[SourceRow], done: int,
+               on_batch: Callable[[int], None]) -> Iterator[ScoredChunk]:
+        """The results for ``rows`` (the target's rows from row ``done`` on), in input order."""
+        return self.clf.stream(rows, on_batch=on_batch)
+
+    def written(self, target: Target, rows: int, size: int) -> None:
+        """The output file holds ``rows`` rows in ``size`` bytes (after each chunk that is safely written)."""
+
+    def finished(self, target: Target) -> None:
+        """The target's output is complete and in place."""
+
+
+def score_files(args: argparse.Namespace, clf: Classifier, scorer: LocalScorer | None = None) -> int:
+    scorer = scorer or LocalScorer(clf)
     sources, skipped = open_sources(args)
     targets = plan_targets(sources, args.output, args.format)
     _check_stats_path(args, targets)
+    targets = scorer.prepare(targets)
     for note in skipped:  # after the checks above, so a refused run prints its one sentence alone
         _say(args, f"skipped {note}")
     failed = 0
@@ -46,7 +79,7 @@ def score_files(args: argparse.Namespace, clf: Classifier) -> int:
             if target.path is not None:
                 locks.enter_context(OutputLock(target.path))
         for target in targets:
-            failed += score_target(target, clf, args)
+            failed += score_target(target, clf, args, scorer)
     for notice in clf.notices:
         print(f"sieve: {notice}", file=sys.stderr)
     if not args.quiet:
@@ -84,8 +117,9 @@ def _check_stats_path(args: argparse.Namespace, targets: list[Target]) -> None:
         raise InputError(f"--stats {args.stats} names an input or output of this run", "Choose another file for --stats")
 
 
-def score_target(target: Target, clf: Classifier, args: argparse.Namespace) -> int:
+def score_target(target: Target, clf: Classifier, args: argparse.Namespace, scorer: LocalScorer | None = None) -> int:
     """Score one input into its output; return how many rows failed."""
+    scorer = scorer or LocalScorer(clf)
     src = target.source
     rows = iter(src)
     done = 0
@@ -100,7 +134,7 @@ def score_target(target: Target, clf: Classifier, args: argparse.Namespace) -> i
         writer = ResultWriter(target.path, clf.labels, columns.input_columns, source_kind=src.kind, kind=target.kind)
     else:
         partial = partial_path(target.path)
-        checkpoint = Checkpoint(partial, run_identity(target, clf, columns))
+        checkpoint = Checkpoint(partial, run_identity(target, clf, columns, device=scorer.device))
         done = checkpoint.resume_from() if args.resume else checkpoint.start_fresh(lambda m: _say(args, m))
         rows = islice(rows, done, None)
         writer = ResultWriter(target.path, clf.labels, columns.input_columns, source_kind=src.kind, partial=partial,
@@ -109,12 +143,14 @@ def score_target(target: Target, clf: Classifier, args: argparse.Namespace) -> i
     bar = _progress_bar(src, done, args)
     try:
         with writer:
-            for chunk in clf.stream(rows, on_batch=bar.update):
+            for chunk in scorer.stream(target, rows, done, bar.update):
                 writer.write(chunk.rows, chunk.probs, chunk.label_idx, chunk.truncated, chunk.errors)
                 failed += int((chunk.label_idx == FAILED).sum())
                 done += len(chunk)
                 if checkpoint is not None:
-                    checkpoint.save(done, writer.flush())
+                    size = writer.flush()
+                    checkpoint.save(done, size)
+                    scorer.written(target, done, size)
     except (KeyboardInterrupt, SieveError) as exc:
         bar.close()
         replacement = _stopped(exc, target, checkpoint, done)
@@ -124,6 +160,7 @@ def score_target(target: Target, clf: Classifier, args: argparse.Namespace) -> i
     bar.close()
     if checkpoint is not None:
         checkpoint.clear()
+    scorer.finished(target)
     if args.stats:
         clf.stats.write_csv(args.stats)
     for message in src.issues.messages(src.name):
@@ -171,7 +208,7 @@ def _progress_bar(src: TextSource, done: int, args: argparse.Namespace):  # noqa
                 dynamic_ncols=True, leave=False)
 
 
-def run_identity(target: Target, clf: Classifier, columns: OutputColumns) -> dict:
+def run_identity(target: Target, clf: Classifier, columns: OutputColumns, device: str | None = None) -> dict:
     """Everything that decides what the output's rows are: a partial written under any other value is not resumed.
 
     The input (path, size, modification time, kind, column or field, encoding, what to do with bad bytes), the
@@ -193,7 +230,7 @@ def run_identity(target: Target, clf: Classifier, columns: OutputColumns) -> dic
         "model": str(clf.bundle.model_path.resolve()), "model_bytes": model.st_size,
         "model_mtime_ns": model.st_mtime_ns, "labels": list(clf.labels), "head": clf.session.head,
         "max_length": clf.encoder.max_length, "max_chars": clf.encoder.max_chars,
-        "device": clf.session.providers.device, "sieve": __version__,
+        "device": device or clf.session.providers.device, "sieve": __version__,
     }
     if clf.session.facts.dynamic_quantization:
         policy = clf.policy
