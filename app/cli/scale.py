@@ -10,6 +10,7 @@ import argparse
 import os
 import socket
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -79,8 +80,10 @@ def score_on_ray(args: argparse.Namespace, load: Callable[..., Classifier],
 
     try:
         code = score_files(args, clf, scorer=scorer)
-        if scoring and scoring[0].startup_s is not None and not args.quiet:
-            _say(args, f"first results {scoring[0].startup_s:.1f} s after the Ray run started (actor start-up)")
+        if scoring and scoring[0].startup_s is not None:
+            run = scoring[0]
+            _say(args, f"actor start-up: first results {run.startup_s:.1f} s after the dataset started "
+                       f"(of which {run.model_load_s:.1f} s loading the model in the actor)")
         return code
     finally:
         for run in scoring:
@@ -146,8 +149,10 @@ class RaySession:
             return
         quiet = {"logging_level": logging.DEBUG if self.debug else logging.ERROR, "log_to_driver": self.debug}
         if self.address == LOCAL:
+            started = time.perf_counter()
             ray.init(address="local", include_dashboard=False, **quiet)
             self.joined = True
+            self.where = f"this machine (started in {time.perf_counter() - started:.1f} s)"
             return
         try:
             ray.init(address=self.address, **quiet)

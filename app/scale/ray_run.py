@@ -19,6 +19,7 @@ raw arrays; nothing is pickled by Sieve.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -51,7 +52,8 @@ WAIT_FOR_ACTORS_S = 600  # a pool that cannot start (too few CPUs/GPUs) fails af
 
 # ---------------------------------------------------------------------- reading
 class SieveBlocks(Datasource):
-    """Blocks of Sieve inputs as a Ray dataset: one row per block (``input``, ``first_row``, ``line``, ``rows``)."""
+    """Blocks of Sieve inputs as a Ray dataset: one row per block (``input``, ``first_row``, ``line``, ``rows``,
+    and ``problem``, a sentence when the block could not be read)."""
 
     def __init__(self, plans: list[tuple[int, TextSource, BlockPlan]]) -> None:
         super().__init__()
@@ -80,15 +82,36 @@ class SieveBlocks(Datasource):
 
 
 def _read_blocks(input_index: int, source: TextSource, run: tuple[Block, ...]) -> Iterator[pa.Table]:
-    """Read consecutive blocks in one pass of the file's reader, one table (of one row) per block."""
-    rows = source.rows_from(run[0].offset, run[0].line)
-    for block in run:
-        part = list(islice(rows, block.rows))
-        if len(part) != block.rows or part[0].line != block.line:
-            raise SieveError(f"{source.name} changed while it was being scored (block {block.index} no longer "
-                             f"starts on line {block.line})", "Score it again once it no longer changes")
-        yield pa.table({"input": [input_index], "first_row": [block.first_row], "line": [block.line],
-                        "rows": pa.array([_pack([[r.line, r.text, r.error] for r in part])], type=pa.large_binary())})
+    """Read consecutive blocks in one pass of the file's reader, one table (of one row) per block.
+
+    A block that cannot be read here carries a sentence instead of rows, for the actor to hand to the driver.
+    """
+    block = run[0]
+    try:
+        rows = source.rows_from(block.offset, block.line)
+        for block in run:  # the block being read is the one a problem below names
+            part = list(islice(rows, block.rows))
+            if len(part) != block.rows or part[0].line != block.line:
+                raise SieveError(f"{source.name} changed while it was being scored (block {block.index} no longer "
+                                 f"starts on line {block.line})", "Score it again once it no longer changes")
+            yield _block_row(input_index, block, _pack([[r.line, r.text, r.error] for r in part]), b"")
+    except (OSError, SieveError) as exc:
+        if isinstance(exc, SieveError):
+            problem = (exc.message, exc.hint)
+        else:
+            problem = (f"{source.path} cannot be read on {_node()} ({exc.strerror or exc})",
+                       "Put the inputs at the same path on every node (a shared folder)")
+        yield _block_row(input_index, block, b"", _pack(problem))
+
+
+def _block_row(input_index: int, block: Block, rows: bytes, problem: bytes) -> pa.Table:
+    return pa.table({"input": [input_index], "first_row": [block.first_row], "line": [block.line],
+                     "rows": pa.array([rows], type=pa.large_binary()),
+                     "problem": pa.array([problem], type=pa.binary())})
+
+
+def _node() -> str:
+    return ray.util.get_node_ip_address() if ray.is_initialized() else "this machine"
 
 
 def _pack(value: Any) -> bytes:
@@ -108,7 +131,8 @@ class ScoreBlocks:
                  digest: str) -> None:
         started = time.perf_counter()
         self.problem: tuple[str, str | None] | None = None
-        self.node = ray.util.get_node_ip_address() if ray.is_initialized() else "this machine"
+        self.startup_s = 0.0
+        self.node = _node()
         try:
             self.clf = Classifier.load(model, provider=device.lower(), threads=threads, max_length=max_length,
                                        policy=policy)
@@ -128,11 +152,14 @@ class ScoreBlocks:
         self.startup_s = time.perf_counter() - started
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        results = [self._score(payload) for payload in batch["rows"]]
+        results = [self._score(payload, problem) for payload, problem in zip(batch["rows"], batch["problem"],
+                                                                                 strict=True)]
         columns = {name: np.array([r[name] for r in results], dtype=object) for name in RESULT_COLUMNS}
         return {"input": batch["input"], "first_row": batch["first_row"], **columns}
 
-    def _score(self, payload: bytes) -> dict[str, bytes]:
+    def _score(self, payload: bytes, problem: bytes) -> dict[str, bytes]:
+        if problem:  # the block could not be read
+            return _result(problem=tuple(json.loads(problem)))
         if self.problem is not None:
             return _result(problem=self.problem)
         rows = [SourceRow(line, text, None, error) for line, text, error in json.loads(payload)]
@@ -204,6 +231,7 @@ class RayScoring:
         self._results: Iterator[tuple[int, int, dict]] | None = None
         self._pending: tuple[int, int, dict] | None = None
         self.startup_s: float | None = None  # from starting the dataset to the first block's results
+        self.model_load_s = 0.0  # what the first result's actor spent loading the model
 
     def scorer(self, targets: list) -> Callable:
         self.targets = targets
@@ -227,7 +255,7 @@ class RayScoring:
             if input_index != index:
                 raise RuntimeError(f"Ray returned block {first_row} of input {input_index} while input {index} "
                                    f"still lacked rows from {expected}")
-            self._take_side_effects(result)
+            self._account(result)
             n = len(result["lines"])
             if first_row + n <= done:  # a later input resumed: its first rows are in the partial output already
                 continue
@@ -251,7 +279,8 @@ class RayScoring:
             raise SieveError(f"{target.source.name} grew while it was being scored",
                              "Score it again once it no longer changes")
 
-    def _take_side_effects(self, result: dict) -> None:
+    def _account(self, result: dict) -> None:
+        """Stop on a block's problem; keep its batch records and notices as a local run keeps them."""
         if "problem" in result:
             message, hint = result["problem"]
             raise SieveError(message, hint)
@@ -274,6 +303,7 @@ class RayScoring:
             raise RuntimeError(f"a Ray worker failed: {_last_line(exc)}") from exc
         if self.startup_s is None:
             self.startup_s = time.perf_counter() - self._started
+            self.model_load_s = float(item[2].get("startup_s") or 0.0)
         return item
 
     # ------------------------------------------------------------------ the dataset
@@ -283,7 +313,8 @@ class RayScoring:
         size = block_rows(self.clf.policy.window)
         plans = []
         for i in range(first, len(self.targets)):
-            source = self.targets[i].source
+            # Read tasks may run in another folder or on another node: they get the input's absolute path.
+            source = dataclasses.replace(self.targets[i].source, path=self.targets[i].source.path.resolve())
             plan = plan_blocks(source, size, done if i == first else 0)
             self.totals[i] = plan.total_rows
             plans.append((i, source, plan))

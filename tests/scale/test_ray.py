@@ -68,3 +68,26 @@ def test_an_unreachable_address_is_a_sentence(shared_bundle, messy_inputs, tmp_p
     err = capsys.readouterr().err
     assert f"Cannot reach a Ray cluster at 127.0.0.1:{port}: connection refused" in err, err
     assert not out.exists()
+
+
+def test_a_block_that_cannot_be_read_carries_a_sentence(messy_inputs, tmp_path):
+    """An input missing on the node a read task runs on (no shared folder), or changed since the driver indexed it,
+    reaches the driver as a sentence in the block, not as a traceback from the worker."""
+    pytest.importorskip("ray.data", reason="the ray extra is not installed (pip install -e '.[ray]')")
+    import json
+
+    from app.engine import open_source
+    from app.scale.blocks import plan_blocks
+    from app.scale.ray_run import _read_blocks
+
+    source = open_source(messy_inputs[0])
+    plan = plan_blocks(source, 16)
+    missing = type(source)(**{**vars(source), "path": tmp_path / "elsewhere.csv"})
+    (table,) = list(_read_blocks(0, missing, plan.blocks[1:2]))
+    message, hint = json.loads(table["problem"][0].as_py())
+    assert "elsewhere.csv cannot be read on" in message and "same path on every node" in hint
+
+    messy_inputs[0].write_bytes(b"id,text\n1,short now\n")
+    tables = list(_read_blocks(0, source, plan.blocks[:2]))
+    message, _ = json.loads(tables[-1]["problem"][0].as_py())
+    assert "tweets.csv changed while it was being scored" in message
