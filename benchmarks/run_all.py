@@ -15,7 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ("engine_overhead", "padding", "microbatcher", "peer", "desktop", "dashboard", "scale", "long_line",
-         "whole_process")
+         "whole_process", "scale_out")
 
 
 def main() -> int:

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["engine_overhead", "padding", "microbatcher", "desktop", "dashboard", "scale",
-                                  "long_line", "whole_process"])
+                                  "long_line", "whole_process", "scale_out"])
 def test_benchmark_runs_in_quick_mode(name: str, shared_bundle, tmp_path) -> None:  # noqa: ANN001
     out = tmp_path / f"{name}.json"
     args = [sys.executable, str(REPO / "benchmarks" / f"{name}.py"), "--quick", "--model", str(shared_bundle[0]),
@@ -32,6 +32,8 @@ def test_benchmark_runs_in_quick_mode(name: str, shared_bundle, tmp_path) -> Non
         args += ["--mb", "0.2"]
     if name == "whole_process":
         args += ["--rows", "100", "--repeats", "1"]
+    if name == "scale_out":  # with Ray installed, one --ray run on a Ray it starts; without, local and shards only
+        args += ["--rows", "300", "--actors", "1"]
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
