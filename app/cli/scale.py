@@ -1,22 +1,24 @@
 """``sieve score --ray`` and ``--shard I/N``, and ``sieve merge``: the command-line side of :mod:`app.scale`.
 
-Both paths reuse ``sieve score``'s own planning (which inputs, which outputs), reader and writer, so they write what a
-local run writes. Ray is imported only here, only for ``--ray``.
+Both are scorers plugged into ``sieve score``'s own run (:class:`app.cli.score.LocalScorer`): the same planning,
+locks, reader, writer, resume record and messages, with the rows scored on Ray, or only every N-th block of them.
+So whatever a local run writes, they write. Ray is imported only here, only for ``--ray``.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import socket
-import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
-from ..engine import FAILED, Classifier, InputError, ResultWriter, SieveError
+from ..engine import Classifier, InputError, SieveError, SourceRow
+from ..engine.outputs import OutputLock, Target
+from ..engine.pipeline import ScoredChunk
 from ..scale.blocks import block_rows, shard_rows
 from ..scale.identity import file_digest, model_digest
 from ..scale.parts import (
@@ -29,7 +31,7 @@ from ..scale.parts import (
     part_path,
     read_part,
 )
-from .score import _say, plan_targets, score_files
+from .score import LocalScorer, _say, score_files
 
 LOCAL = "local"  # what --ray alone means: start a Ray on this machine for this run
 RAY_HINT = "install with pip install -e '.[ray]'"
@@ -43,8 +45,20 @@ def score_scaled(args: argparse.Namespace, load: Callable[..., Classifier],
         raise InputError("--ray and --shard do not go together",
                          "Use --ray on a Ray cluster, or --shard I/N under another scheduler")
     if args.shard is not None:
-        return score_shard(args, load(args, max_length=args.max_length, policy=policy(args)))
+        if args.resume:
+            raise InputError("--shard runs are not resumed", "Run the shard again: its part appears only when complete")
+        clf = load(args, max_length=args.max_length, policy=policy(args))
+        return score_files(args, clf, ShardScorer(clf, args))
     return score_on_ray(args, load, policy)
+
+
+def _refuse_streams(targets: list[Target], what: str) -> None:
+    for target in targets:
+        if target.source.stream is not None:
+            raise InputError(f"{what} reads its inputs more than once, so it needs files, not standard input",
+                             "Save the texts to a file and score that")
+        if target.path is None:
+            raise InputError(f"{what} does not write to standard output", "Give -o the output's name, or a folder")
 
 
 # ---------------------------------------------------------------------- Ray
@@ -62,33 +76,56 @@ def score_on_ray(args: argparse.Namespace, load: Callable[..., Classifier],
     # The driver only plans, reads and writes; its copy of the model gives the labels and the resume record.
     driver = argparse.Namespace(**{**vars(args), "provider": "cpu", "threads": 1})
     clf = load(driver, max_length=args.max_length, policy=policy(args))
-    session = RaySession(args.ray, debug=args.debug)
-    scoring: list = []
-
-    def scorer(targets: list):  # noqa: ANN202 - called once the inputs are checked, before anything is written
-        session.connect()
-        ray_run.configure_data_context(args.debug)
-        resources = ray_run.cluster_resources()
-        device = choose_device(args.provider, resources)
-        threads = args.threads or 1
-        actors = choose_actors(args.actors, device, threads, resources, fixed=session.fixed)
-        _say(args, f"Ray at {session.where}: {_describe(resources)}")
-        run = ray_run.RayScoring(clf, model=str(clf.bundle.model_path.resolve()), device=device, actors=actors,
-                                 threads=threads, max_length=args.max_length, say=lambda m: _say(args, m))
-        scoring.append(run)
-        return run.scorer(targets)
-
+    scorer = RayScorer(clf, args, ray_run)
     try:
-        code = score_files(args, clf, scorer=scorer)
-        if scoring and scoring[0].startup_s is not None:
-            run = scoring[0]
+        code = score_files(args, clf, scorer)
+        run = scorer.run
+        if run is not None and run.startup_s is not None:
             _say(args, f"actor start-up: first results {run.startup_s:.1f} s after the dataset started "
                        f"(of which {run.model_load_s:.1f} s loading the model in the actor)")
         return code
     finally:
-        for run in scoring:
-            run.close()
-        session.close()
+        scorer.close()
+
+
+class RayScorer(LocalScorer):
+    """Scores on Ray Data (:mod:`app.scale.ray_run`); joins or starts Ray once the outputs are planned."""
+
+    def __init__(self, clf: Classifier, args: argparse.Namespace, ray_run) -> None:  # noqa: ANN001 - a module
+        super().__init__(clf)
+        self.args = args
+        self.ray_run = ray_run
+        self.session = RaySession(args.ray, debug=args.debug)
+        self.run = None
+        self._device = "CPU"
+
+    @property
+    def device(self) -> str:
+        return self._device  # the actors', which each actor checks; the driver's own copy runs on the CPU
+
+    def prepare(self, targets: list[Target]) -> list[Target]:
+        _refuse_streams(targets, "--ray")
+        args, ray_run = self.args, self.ray_run
+        self.session.connect()
+        ray_run.configure_data_context(args.debug)
+        resources = ray_run.cluster_resources()
+        self._device = choose_device(args.provider, resources)
+        threads = args.threads or 1
+        actors = choose_actors(args.actors, self._device, threads, resources, fixed=self.session.fixed)
+        _say(args, f"Ray at {self.session.where}: {_describe(resources)}")
+        self.run = ray_run.RayScoring(self.clf, targets, model=str(self.clf.bundle.model_path.resolve()),
+                                      device=self._device, actors=actors, threads=threads,
+                                      max_length=args.max_length, say=lambda m: _say(args, m))
+        return targets
+
+    def stream(self, target: Target, rows: Iterator[SourceRow], done: int,
+               on_batch: Callable[[int], None]) -> Iterator[ScoredChunk]:
+        return self.run.score(target, rows, done, on_batch)
+
+    def close(self) -> None:
+        if self.run is not None:
+            self.run.close()
+        self.session.close()
 
 
 def choose_device(provider: str, resources: dict[str, float]) -> str:
@@ -136,8 +173,6 @@ class RaySession:
         self.where = "this machine" if address == LOCAL else address
 
     def connect(self) -> None:
-        import logging
-
         import ray
 
         if self.address not in (LOCAL, "auto"):
@@ -196,70 +231,85 @@ def _first_line(exc: BaseException) -> str:
 
 
 # ---------------------------------------------------------------------- shards
-def score_shard(args: argparse.Namespace, clf: Classifier) -> int:
-    """Score every N-th block of each input into a part file (see :mod:`app.scale.parts`)."""
-    shard, shards = args.shard
-    if args.resume:
-        raise InputError("--shard runs are not resumed", "Run the shard again: its part appears only when complete")
-    if args.output == "-":
-        raise InputError("A shard writes a part file, not standard output", "Give -o the output's name, or a folder")
-    targets = plan_targets(args)
-    size = block_rows(clf.policy.window)
-    digest = model_digest(clf.bundle)
-    failed = 0
-    for target in targets:
-        src, out = target.source, part_path(target.path, shard, shards)
-        identity = {
-            "input": {"name": src.path.name, "bytes": src.path.stat().st_size, "digest": file_digest(src.path)},
-            "model": {"name": clf.bundle.name, "digest": digest},
-            "labels": list(clf.labels),
-            "reading": {"kind": src.kind, "column": src.column_index, "field": src.field if src.kind == "jsonl" else None,
-                        "encoding": src.encoding, "errors": src.errors},
-            "scoring": {"max_length": clf.encoder.max_length, "batch_size": clf.policy.max_batch,
-                        "max_tokens": clf.policy.max_tokens, "window": clf.policy.window,
-                        "device": clf.session.providers.device},
-            "format": target.kind,
-        }
-        counted = [0]
-        blocks: list[list[int]] = []
-        rows = shard_rows(iter(src), size, shard, shards, counted)
-        bar = tqdm(total=src.estimate_rows() // shards, unit=" texts", desc=f"{src.name} {shard}/{shards}",
-                   file=sys.stderr, disable=True if args.quiet else None, dynamic_ncols=True, leave=False)
-        writer = ResultWriter(out, clf.labels, src.columns, source_kind=src.kind, kind=target.kind)
-        try:
-            with writer:
-                header = start = writer.flush()
-                in_block, index = 0, shard - 1
-                for chunk in clf.stream(rows, on_batch=bar.update):
-                    writer.write(chunk.rows, chunk.probs, chunk.label_idx, chunk.truncated, chunk.errors)
-                    failed += int((chunk.label_idx == FAILED).sum())
-                    in_block += len(chunk)
-                    if in_block > size:
-                        raise RuntimeError(f"a window crossed block {index}'s end")
-                    if in_block == size:
-                        end = writer.flush()
-                        blocks.append([index, in_block, end - start])
-                        start, in_block, index = end, 0, index + shards
-                if in_block:
-                    end = writer.flush()
-                    blocks.append([index, in_block, end - start])
-        finally:
-            bar.close()
-        finish_part(out, shard=shard, shards=shards, block_rows=size, input_rows=counted[0], header_bytes=header,
-                    blocks=blocks, output=target.path, input_path=src.path, identity=identity)
-        for message in src.issues.messages(src.name):
-            print(f"sieve: {message}", file=sys.stderr)
-        rows_done = sum(b[1] for b in blocks)
-        _say(args, f"wrote {out} (shard {shard} of {shards}: {rows_done} of {counted[0]} rows, {len(blocks)} "
-                   f"block{'s' if len(blocks) != 1 else ''} of up to {size})")
-    for notice in clf.notices:
-        print(f"sieve: {notice}", file=sys.stderr)
-    if not args.quiet:
-        for line in clf.stats.summary().lines():
-            print(f"sieve: {line}", file=sys.stderr)
-    if failed:
-        print(f"sieve: {failed} rows could not be scored; their error column says why", file=sys.stderr)
-    return 0
+@dataclass
+class _Part:
+    """What a shard learns about its part while ``sieve score`` writes it."""
+
+    output: Path  # the unsharded run's output
+    identity: dict
+    counted: list[int] = field(default_factory=lambda: [0])  # rows in the whole input, once it is read
+    blocks: list[list[int]] = field(default_factory=list)  # [block index, rows, bytes]
+    header: int | None = None  # bytes before the first row
+    rows: int = 0  # rows written so far, in ``size`` bytes
+    size: int = 0
+    start: int = 0  # where the block being written began
+    rows_before: int = 0  # rows written before it
+
+
+class ShardScorer(LocalScorer):
+    """Scores every N-th block of each input into a part (see :mod:`app.scale.parts`) instead of the output."""
+
+    def __init__(self, clf: Classifier, args: argparse.Namespace) -> None:
+        super().__init__(clf)
+        self.args = args
+        self.shard, self.shards = args.shard
+        self.size = block_rows(clf.policy.window)
+        self.parts: dict[Path, _Part] = {}
+
+    def prepare(self, targets: list[Target]) -> list[Target]:
+        _refuse_streams(targets, "--shard")
+        clf, digest = self.clf, model_digest(self.clf.bundle)
+        aimed = []
+        for target in targets:
+            src, out = target.source, part_path(target.path, self.shard, self.shards)
+            identity = {
+                "input": {"name": src.path.name, "bytes": src.path.stat().st_size, "digest": file_digest(src.path)},
+                "model": {"name": clf.bundle.name, "digest": digest},
+                "labels": list(clf.labels),
+                "reading": {"kind": src.kind, "column": src.column_index,
+                            "field": src.field if src.kind == "jsonl" else None, "encoding": src.encoding,
+                            "errors": src.errors},
+                "scoring": {"max_length": clf.encoder.max_length, "batch_size": clf.policy.max_batch,
+                            "max_tokens": clf.policy.max_tokens, "window": clf.policy.window,
+                            "device": self.device},
+                "format": target.kind,
+            }
+            self.parts[out] = _Part(target.path, identity)
+            aimed.append(Target(src, out, target.kind))
+        return aimed
+
+    def stream(self, target: Target, rows: Iterator[SourceRow], done: int,
+               on_batch: Callable[[int], None]) -> Iterator[ScoredChunk]:
+        part = self.parts[target.path]
+        return self.clf.stream(shard_rows(rows, self.size, self.shard, self.shards, part.counted), on_batch=on_batch)
+
+    def written(self, target: Target, rows: int, size: int) -> None:
+        part = self.parts[target.path]
+        if part.header is None:  # the first call: the header alone
+            part.header = part.start = size
+        part.rows, part.size = rows, size
+        if rows - part.rows_before > self.size:
+            raise RuntimeError(f"a window crossed the end of block {self._next_block(part)}")
+        if rows - part.rows_before == self.size:
+            self._close_block(part)
+
+    def finished(self, target: Target) -> None:
+        part = self.parts[target.path]
+        if part.rows > part.rows_before:  # the input's last block, shorter than the others
+            self._close_block(part)
+        finish_part(target.path, shard=self.shard, shards=self.shards, block_rows=self.size,
+                    input_rows=part.counted[0], header_bytes=part.header or 0, blocks=part.blocks,
+                    output=part.output, input_path=target.source.path, identity=part.identity)
+        blocks = len(part.blocks)
+        _say(self.args, f"{target.path.name} is shard {self.shard} of {self.shards}: {part.rows} of the input's "
+                        f"{part.counted[0]} rows, in {blocks} block{'s' if blocks != 1 else ''}")
+
+    def _next_block(self, part: _Part) -> int:
+        return self.shard - 1 + len(part.blocks) * self.shards
+
+    def _close_block(self, part: _Part) -> None:
+        part.blocks.append([self._next_block(part), part.rows - part.rows_before, part.size - part.start])
+        part.start, part.rows_before = part.size, part.rows
 
 
 # ---------------------------------------------------------------------- merge
@@ -282,6 +332,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
     if len(set(outs)) != len(outs):
         raise SieveError("Two outputs would be written to one file", "Give -o a folder")
     for group, out in plans:
-        rows = merge_group(group, out)
+        with OutputLock(out):
+            rows = merge_group(group, out)
         _say(args, f"wrote {out} ({rows} rows from {len(group)} parts)")
     return 0
+

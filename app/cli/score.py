@@ -59,7 +59,8 @@ class LocalScorer:
         return self.clf.stream(rows, on_batch=on_batch)
 
     def written(self, target: Target, rows: int, size: int) -> None:
-        """The output file holds ``rows`` rows in ``size`` bytes (after each chunk that is safely written)."""
+        """The output file holds ``rows`` rows in ``size`` bytes: once before the first chunk (its header, or what a
+        resumed run kept), then after every chunk (files only, not standard output)."""
 
     def finished(self, target: Target) -> None:
         """The target's output is complete and in place."""
@@ -143,6 +144,8 @@ def score_target(target: Target, clf: Classifier, args: argparse.Namespace, scor
     bar = _progress_bar(src, done, args)
     try:
         with writer:
+            if checkpoint is not None:
+                scorer.written(target, done, writer.flush())
             for chunk in scorer.stream(target, rows, done, bar.update):
                 writer.write(chunk.rows, chunk.probs, chunk.label_idx, chunk.truncated, chunk.errors)
                 failed += int((chunk.label_idx == FAILED).sum())

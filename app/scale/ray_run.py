@@ -215,27 +215,23 @@ def _unpack_result(row: dict[str, Any], labels: int) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------- the driver
 class RayScoring:
-    """Scores the planned targets on Ray; :meth:`scorer` plugs it into ``sieve score``'s writing loop."""
+    """Scores the planned targets on Ray, one dataset for all of them; :meth:`score` gives one target's results."""
 
-    def __init__(self, clf: Classifier, *, model: str, device: str, actors: int, threads: int,
+    def __init__(self, clf: Classifier, targets: list, *, model: str, device: str, actors: int, threads: int,
                  max_length: int | None, say: Callable[[str], None]) -> None:
         self.clf = clf
+        self.targets = targets  # sieve score's planned outputs, scored in this order
         self.model = model
         self.device = device
         self.actors = actors
         self.threads = threads
         self.max_length = max_length
         self.say = say
-        self.targets: list = []
         self.totals: dict[int, int] = {}
         self._results: Iterator[tuple[int, int, dict]] | None = None
         self._pending: tuple[int, int, dict] | None = None
         self.startup_s: float | None = None  # from starting the dataset to the first block's results
         self.model_load_s = 0.0  # what the first result's actor spent loading the model
-
-    def scorer(self, targets: list) -> Callable:
-        self.targets = targets
-        return self.score
 
     def close(self) -> None:
         if self._results is not None:

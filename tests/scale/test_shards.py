@@ -130,7 +130,7 @@ def test_merge_never_overwrites_the_input(shared_bundle, messy_inputs, tmp_path,
     ("extra", "message"),
     [(["--shard", "3/2"], "I must be between 1 and N"), (["--shard", "2"], "is not I/N"),
      (["--shard", "1/2", "--resume"], "--shard runs are not resumed"),
-     (["--shard", "1/2", "-o", "-"], "A shard writes a part file, not standard output"),
+     (["--shard", "1/2", "-o", "-"], "--shard does not write to standard output"),
      (["--shard", "1/2", "--ray"], "--ray and --shard do not go together"),
      (["--actors", "2"], "--actors is for --ray runs")],
 )
@@ -149,6 +149,16 @@ class _no_exit:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_standard_input_cannot_be_sharded(shared_bundle, tmp_path, capsys, monkeypatch):
+    import io
+    import sys as _sys
+
+    monkeypatch.setattr(_sys, "stdin", io.TextIOWrapper(io.BytesIO(b"one\ntwo\n")))
+    assert main(["score", "-", "-o", str(tmp_path / "o.csv"), "--model", str(shared_bundle[0]), "--shard", "1/2"]) == 2
+    assert "--shard reads its inputs more than once, so it needs files, not standard input" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
 
 
 def test_a_missing_ray_extra_is_a_sentence(shared_bundle, messy_inputs, tmp_path):
