@@ -4,7 +4,7 @@
 
 Every contender is a fresh ``sieve score`` process on the same CSV, run one after another and repeated in turn, so
 drift hits them alike; every output must equal the local one byte for byte. Reported: wall time per contender and its
-ratio to the local path, Ray's start-up and the actors' start-up (from the run's own report), and the driver's own
+ratio to the local path (as a user runs it, and at one ONNX Runtime thread, as one actor runs), Ray's start-up and the actors' start-up (from the run's own report), and the driver's own
 costs per row (the index pass, the second read, the writing), which cap what any number of actors can deliver through
 one driver. Needs the ray extra (``pip install -e '.[ray]'``) for the Ray contenders; without it they are skipped.
 """
@@ -94,7 +94,9 @@ def main() -> None:
         folder = Path(tmp)
         data = folder / "corpus.csv"
         write_csv(data, rows)
-        contenders: dict[str, list] = {"local": []}
+        # "local" is sieve score as a user runs it (ONNX Runtime's own thread count); "local, 1 thread" runs as one
+        # Ray actor does (--threads 1), so the difference to "ray, 1 actor" is what Ray itself adds.
+        contenders: dict[str, list] = {"local": [], "local, 1 thread": []}
         contenders.update({f"ray, {a} actor{'s' if a > 1 else ''}": [] for a in actors})
         contenders[f"{args.shards} shards + merge"] = []
         startup: dict[str, list] = {name: [] for name in contenders if name.startswith("ray")}
@@ -102,6 +104,10 @@ def main() -> None:
         for _ in range(repeats):
             seconds, _err = sieve("score", data, "-o", reference, *model_args, "--quiet")
             contenders["local"].append(seconds)
+            one = folder / "local1.csv"
+            seconds, _err = sieve("score", data, "-o", one, *model_args, "--threads", "1", "--quiet")
+            assert one.read_bytes() == reference.read_bytes(), "local, 1 thread: output differs from the local run"
+            contenders["local, 1 thread"].append(seconds)
             for a in actors:
                 name = f"ray, {a} actor{'s' if a > 1 else ''}"
                 out = folder / f"ray{a}.csv"
