@@ -80,9 +80,9 @@ def score_on_ray(args: argparse.Namespace, load: Callable[..., Classifier],
     try:
         code = score_files(args, clf, scorer)
         run = scorer.run
-        if run is not None and run.startup_s is not None:
-            _say(args, f"actor start-up: first results {run.startup_s:.1f} s after the dataset started "
-                       f"(of which {run.model_load_s:.1f} s loading the model in the actor)")
+        if run is not None and run.ready_s is not None:
+            _say(args, f"actor start-up: ready {run.ready_s:.1f} s after the dataset started ({run.load_s:.1f} s of "
+                       f"it loading the model); first results after {run.first_results_s:.1f} s")
         return code
     finally:
         scorer.close()

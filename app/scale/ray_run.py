@@ -131,7 +131,8 @@ class ScoreBlocks:
                  digest: str) -> None:
         started = time.perf_counter()
         self.problem: tuple[str, str | None] | None = None
-        self.startup_s = 0.0
+        self.load_s = 0.0
+        self.ready_at = 0.0
         self.node = _node()
         try:
             self.clf = Classifier.load(model, provider=device.lower(), threads=threads, max_length=max_length,
@@ -149,7 +150,8 @@ class ScoreBlocks:
         elif model_digest(self.clf.bundle) != digest:
             self.problem = (f"The model at {model} on {self.node} is not the same as the driver's (its files differ)",
                             "Put the same model files at that path on every node")
-        self.startup_s = time.perf_counter() - started
+        self.load_s = time.perf_counter() - started
+        self.ready_at = time.time()  # wall clock: the driver compares it with its own (NTP-close on a cluster)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         results = [self._score(payload, problem) for payload, problem in zip(batch["rows"], batch["problem"],
@@ -181,7 +183,7 @@ class ScoreBlocks:
             tokens=joined("tokens", np.int32), truncated=joined("truncated", np.bool_),
             errors=_pack([e for c in chunks for e in c.errors]),
             stats=np.ascontiguousarray(clf.stats.snapshot(), dtype=RECORD_DTYPE).tobytes(),
-            meta=_pack({"notices": clf.notices[notices:], "startup_s": self.startup_s}),
+            meta=_pack({"notices": clf.notices[notices:], "load_s": self.load_s, "ready_at": self.ready_at}),
         )
 
 
@@ -209,7 +211,8 @@ def _unpack_result(row: dict[str, Any], labels: int) -> dict[str, Any]:
         "errors": json.loads(row["errors"]),
         "stats": np.frombuffer(row["stats"], dtype=RECORD_DTYPE),
         "notices": meta["notices"],
-        "startup_s": meta["startup_s"],
+        "load_s": meta["load_s"],
+        "ready_at": meta["ready_at"],
     }
 
 
@@ -230,8 +233,11 @@ class RayScoring:
         self.totals: dict[int, int] = {}
         self._results: Iterator[tuple[int, int, dict]] | None = None
         self._pending: tuple[int, int, dict] | None = None
-        self.startup_s: float | None = None  # from starting the dataset to the first block's results
-        self.model_load_s = 0.0  # what the first result's actor spent loading the model
+        # Start-up, from the first block's result: when the dataset started, its actor was ready (the model loaded,
+        # device checked), and the block's results reached the driver.
+        self.ready_s: float | None = None
+        self.load_s: float | None = None
+        self.first_results_s: float | None = None
 
     def close(self) -> None:
         if self._results is not None:
@@ -297,9 +303,11 @@ class RayScoring:
             raise RuntimeError("Ray's results ended before every block came back") from None
         except ray.exceptions.RayError as exc:
             raise RuntimeError(f"a Ray worker failed: {_last_line(exc)}") from exc
-        if self.startup_s is None:
-            self.startup_s = time.perf_counter() - self._started
-            self.model_load_s = float(item[2].get("startup_s") or 0.0)
+        if self.first_results_s is None:
+            self.first_results_s = time.perf_counter() - self._started
+            if "ready_at" in item[2]:
+                self.ready_s = max(0.0, float(item[2]["ready_at"]) - self._started_wall)
+                self.load_s = float(item[2]["load_s"])
         return item
 
     # ------------------------------------------------------------------ the dataset
@@ -329,7 +337,7 @@ class RayScoring:
             num_cpus=self.threads,
             num_gpus=1 if self.device == "CUDA" else None,
         )
-        self._started = time.perf_counter()
+        self._started, self._started_wall = time.perf_counter(), time.time()
         self._t0 = self.clf.stats.now()  # the summary's clock starts here: throughput includes actor start-up
         self._results = _stream(ds, len(self.clf.labels))
 
