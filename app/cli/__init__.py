@@ -152,8 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --ray: scoring actors, each loading the model once (default: one per GPU with "
                             "CUDA, else one per CPU; each uses --threads CPUs, 1 by default)")
     scale.add_argument("--shard", type=_shard, metavar="I/N",
-                       help="score only shard I of N (no Ray needed): blocks of 4 × --window rows (4096 by default), "
-                            "every N-th from block I, into OUT.part-I-of-N; join the N parts with sieve merge")
+                       help="score only shard I of N (no Ray needed): blocks of --window rows, every N-th from "
+                            "block I, into OUT.part-I-of-N; join the N parts with sieve merge")
 
     info = sub.add_parser("info", help="describe a model: inputs, outputs, labels, providers")
     _model_options(info)

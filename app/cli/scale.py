@@ -110,12 +110,14 @@ class RayScorer(LocalScorer):
         ray_run.configure_data_context(args.debug)
         resources = ray_run.cluster_resources()
         self._device = choose_device(args.provider, resources)
+        provider = args.provider if args.provider != "auto" else self._device.lower()
         threads = args.threads or 1
         actors = choose_actors(args.actors, self._device, threads, resources, fixed=self.session.fixed)
         _say(args, f"Ray at {self.session.where}: {_describe(resources)}")
         self.run = ray_run.RayScoring(self.clf, targets, model=str(self.clf.bundle.model_path.resolve()),
-                                      device=self._device, actors=actors, threads=threads,
-                                      max_length=args.max_length, say=lambda m: _say(args, m))
+                                      provider=provider, device=self._device, actors=actors, threads=threads,
+                                      max_length=args.max_length, say=lambda m: _say(args, m),
+                                      options={"io_binding": args.io_binding, "warmup": args.warmup})
         return targets
 
     def stream(self, target: Target, rows: Iterator[SourceRow], done: int,
@@ -129,10 +131,10 @@ class RayScorer(LocalScorer):
 
 
 def choose_device(provider: str, resources: dict[str, float]) -> str:
-    """The device every actor must get: ``auto`` is CUDA when the cluster has GPUs, else CPU."""
+    """The device every actor must get: ``auto`` is CUDA when the cluster has GPUs, else CPU; TensorRT runs on CUDA."""
     if provider == "cpu":
         return "CPU"
-    if provider == "cuda":
+    if provider in ("cuda", "tensorrt"):
         return "CUDA"
     return "CUDA" if resources.get("GPU", 0) >= 1 else "CPU"
 

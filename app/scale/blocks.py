@@ -1,9 +1,9 @@
 """Blocks: runs of consecutive rows that scale-out scores apart, cut where a local run's windows are cut.
 
 A local run scores a file in windows of ``--window`` rows from its first row, and plans its batches inside each
-window. A block is ``BLOCK_WINDOWS`` whole windows, so scoring a block on its own plans exactly the batches the local
-run plans for those rows; that is why a block's results are the local run's to the last bit, even for a model whose
-scores depend on their batch-mates.
+window. A block is one such window, so scoring a block on its own plans exactly the batches the local run plans for
+those rows; that is why a block's results are the local run's to the last bit, even for a model whose scores depend
+on their batch-mates.
 """
 
 from __future__ import annotations
@@ -14,12 +14,10 @@ from itertools import islice
 
 from ..engine.io import SourceRow, TextSource
 
-BLOCK_WINDOWS = 4  # 4 × the default --window of 1024 = blocks of 4096 rows
-
 
 def block_rows(window: int) -> int:
-    """Rows per block for a run with this ``--window``."""
-    return BLOCK_WINDOWS * window
+    """Rows per block for a run with this ``--window``: one window (4,096 rows by default)."""
+    return window
 
 
 @dataclass(frozen=True)

@@ -127,16 +127,16 @@ class ScoreBlocks:
     that sentence; Ray would bury an exception in a traceback.
     """
 
-    def __init__(self, model: str, device: str, threads: int, max_length: int | None, policy: BatchPolicy,
-                 digest: str) -> None:
+    def __init__(self, model: str, provider: str, device: str, threads: int, max_length: int | None,
+                 policy: BatchPolicy, digest: str, options: dict) -> None:
         started = time.perf_counter()
         self.problem: tuple[str, str | None] | None = None
         self.load_s = 0.0
         self.ready_at = 0.0
         self.node = _node()
         try:
-            self.clf = Classifier.load(model, provider=device.lower(), threads=threads, max_length=max_length,
-                                       policy=policy)
+            self.clf = Classifier.load(model, provider=provider, threads=threads, max_length=max_length,
+                                       policy=policy, **options)
         except SieveError as exc:
             self.problem = (f"A scoring actor on {self.node} could not load the model: {exc.message}", exc.hint)
             return
@@ -220,12 +220,14 @@ def _unpack_result(row: dict[str, Any], labels: int) -> dict[str, Any]:
 class RayScoring:
     """Scores the planned targets on Ray, one dataset for all of them; :meth:`score` gives one target's results."""
 
-    def __init__(self, clf: Classifier, targets: list, *, model: str, device: str, actors: int, threads: int,
-                 max_length: int | None, say: Callable[[str], None]) -> None:
+    def __init__(self, clf: Classifier, targets: list, *, model: str, provider: str, device: str, actors: int,
+                 threads: int, max_length: int | None, options: dict, say: Callable[[str], None]) -> None:
         self.clf = clf
         self.targets = targets  # sieve score's planned outputs, scored in this order
         self.model = model
-        self.device = device
+        self.provider = provider  # what each actor asks ONNX Runtime for (cpu, cuda or tensorrt)
+        self.device = device  # what each actor must then run on (CPU or CUDA)
+        self.options = options  # io_binding and warmup, as the local run would load the model
         self.actors = actors
         self.threads = threads
         self.max_length = max_length
@@ -328,9 +330,10 @@ class RayScoring:
         ds = ray.data.read_datasource(SieveBlocks(plans), num_cpus=0, compute=TaskPoolStrategy(size=self.actors + 1))
         ds = ds.map_batches(
             ScoreBlocks,
-            fn_constructor_kwargs={"model": self.model, "device": self.device, "threads": self.threads,
-                                   "max_length": self.max_length, "policy": self.clf.policy,
-                                   "digest": model_digest(self.clf.bundle)},
+            fn_constructor_kwargs={"model": self.model, "provider": self.provider, "device": self.device,
+                                   "threads": self.threads, "max_length": self.max_length,
+                                   "policy": self.clf.policy, "digest": model_digest(self.clf.bundle),
+                                   "options": self.options},
             batch_size=1,
             batch_format="numpy",
             compute=ActorPoolStrategy(size=self.actors),

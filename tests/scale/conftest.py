@@ -17,8 +17,8 @@ from app.cli import main
 
 WORDS = ["i", "love", "this", "great", "movie", "awful", "terrible", "bad", "boring", "the", "best", "day", "ever",
          "table", "so", "much", "not", "good"]
-# --window 4 makes blocks of 16 rows, so these files are several blocks each and every shard gets some.
-SMALL = ["--window", "4", "--batch-size", "3", "--provider", "cpu"]
+# --window 8 makes blocks of 8 rows, so these files are several blocks each.
+SMALL = ["--window", "8", "--batch-size", "3", "--provider", "cpu"]
 
 
 def _text(rng: np.random.Generator) -> str:

@@ -21,8 +21,8 @@ def test_blocks_read_apart_are_the_whole_file(tmp_path, write, start):
     assert list(chain.from_iterable(read_block(source, b) for b in plan.blocks)) == whole[start:]
 
 
-def test_block_size_is_whole_windows():
-    assert block_rows(1024) == 4096 and block_rows(4) == 16
+def test_a_block_is_a_window():
+    assert block_rows(4096) == 4096 and block_rows(8) == 8
 
 
 def test_shards_take_every_nth_block_and_together_every_row(tmp_path):

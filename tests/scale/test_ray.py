@@ -21,7 +21,7 @@ def test_ray_writes_the_local_output_byte_for_byte(ray_cluster, batch_dependent_
     on_ray.mkdir()
     score_locally(list(messy_inputs), local, root)
     capsys.readouterr()
-    # Two inputs in one dataset, blocks of 16 rows spread over two actors: order and windows must survive both.
+    # Two inputs in one dataset, blocks of 8 rows spread over two actors: order and windows must survive both.
     assert main(["score", *map(str, messy_inputs), "-o", str(on_ray), "--model", str(root), *SMALL,
                  "--ray", "--actors", "2"]) == 0
     err = capsys.readouterr().err
@@ -36,9 +36,9 @@ def test_ray_resumes_a_partial_output(ray_cluster, shared_bundle, messy_inputs, 
     reference, out = tmp_path / "reference.csv", tmp_path / "out.csv"
     score_locally([csv_in], reference, root)
     with monkeypatch.context() as m:
-        m.setattr(Classifier, "stream", interrupt_after(3))  # a local run stopped after three windows of 4 rows
+        m.setattr(Classifier, "stream", interrupt_after(3))  # a local run stopped after three windows of 8 rows
         assert main(["score", str(csv_in), "-o", str(out), "--model", str(root), *SMALL]) == 130
-    assert "12 rows are kept" in capsys.readouterr().err
+    assert "24 rows are kept" in capsys.readouterr().err
     assert main(["score", str(csv_in), "-o", str(out), "--model", str(root), *SMALL, "--ray", "--actors", "1",
                  "--resume"]) == 0
     assert out.read_bytes() == reference.read_bytes()
@@ -49,7 +49,7 @@ def test_an_actor_without_the_device_asked_for_stops_the_run(ray_cluster, shared
     """The session's Ray declares a GPU this machine lacks: the actor's ONNX Runtime falls back to the CPU, and the
     actor has to say so instead of scoring on the wrong device."""
     out = tmp_path / "o.csv"
-    args = ["score", str(messy_inputs[0]), "-o", str(out), "--model", str(shared_bundle[0]), "--window", "4"]
+    args = ["score", str(messy_inputs[0]), "-o", str(out), "--model", str(shared_bundle[0]), "--window", "8"]
     assert main([*args, "--provider", "cuda", "--ray"]) == 2
     err = capsys.readouterr().err
     assert "got CPU, not the CUDA the run asked for" in err, err

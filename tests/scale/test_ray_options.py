@@ -8,7 +8,8 @@ from app.engine import InputError
 
 
 @pytest.mark.parametrize(("provider", "gpus", "device"),
-                         [("auto", 0, "CPU"), ("auto", 2, "CUDA"), ("cpu", 2, "CPU"), ("cuda", 0, "CUDA")])
+                         [("auto", 0, "CPU"), ("auto", 2, "CUDA"), ("cpu", 2, "CPU"), ("cuda", 0, "CUDA"),
+                          ("tensorrt", 1, "CUDA")])
 def test_auto_means_cuda_only_on_a_cluster_with_gpus(provider, gpus, device):
     assert choose_device(provider, {"CPU": 8, "GPU": gpus}) == device
 
