@@ -52,12 +52,12 @@ def score_scaled(args: argparse.Namespace, load: Callable[..., Classifier],
     return score_on_ray(args, load, policy)
 
 
-def _refuse_streams(targets: list[Target], what: str) -> None:
+def _refuse_streams(targets: list[Target], what: str, *, stdout: bool = False) -> None:
     for target in targets:
         if target.source.stream is not None:
             raise InputError(f"{what} reads its inputs more than once, so it needs files, not standard input",
                              "Save the texts to a file and score that")
-        if target.path is None:
+        if target.path is None and not stdout:
             raise InputError(f"{what} does not write to standard output", "Give -o the output's name, or a folder")
 
 
@@ -104,7 +104,7 @@ class RayScorer(LocalScorer):
         return self._device  # the actors', which each actor checks; the driver's own copy runs on the CPU
 
     def prepare(self, targets: list[Target]) -> list[Target]:
-        _refuse_streams(targets, "--ray")
+        _refuse_streams(targets, "--ray", stdout=True)
         args, ray_run = self.args, self.ray_run
         self.session.connect()
         ray_run.configure_data_context(args.debug)
