@@ -44,6 +44,14 @@ def test_ray_resumes_a_partial_output(ray_cluster, shared_bundle, messy_inputs, 
     assert out.read_bytes() == reference.read_bytes()
 
 
+def test_ray_writes_standard_output_as_the_local_run_does(ray_cluster, shared_bundle, messy_inputs, capsys):
+    args = ["score", str(messy_inputs[1]), "-o", "-", "--model", str(shared_bundle[0]), *SMALL, "-q"]
+    assert main(args) == 0
+    local = capsys.readouterr().out
+    assert main([*args, "--ray", "--actors", "1"]) == 0
+    assert capsys.readouterr().out == local and local.count("\n") > 50
+
+
 def test_an_actor_without_the_device_asked_for_stops_the_run(ray_cluster, shared_bundle, messy_inputs, tmp_path,
                                                             capsys):
     """The session's Ray declares a GPU this machine lacks: the actor's ONNX Runtime falls back to the CPU, and the
