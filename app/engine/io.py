@@ -39,6 +39,7 @@ MAX_ISSUE_LINES = 20  # line numbers kept per kind of problem; the count is alwa
 _SNIFF_BYTES = 64 * 1024
 # Sieve's own outputs, ``NAME.scored.csv`` and the like: a folder is listed without them, so scoring it again does
 # not score its earlier results (``notes.scored.scored.csv``).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _EARLIER_OUTPUT = re.compile(r"\.scored\.(csv|tsv|jsonl|ndjson)$", re.IGNORECASE)
 _LONE_CR = re.compile(rb"(?<=\r)(?!\n)")  # the place after a \r that is not part of \r\n
 STDIN_NAME = "standard input"
@@ -79,6 +80,7 @@ _ISSUE_TEXT = {
     "decode": "lines were not valid text in the chosen encoding; undecodable bytes were replaced with �",
     "extra_fields": "rows had more fields than the header; the extra fields are not copied to the output",
     "bad_row": "rows could not be read and are marked failed in the output",
+    "surrogate": "lines held \\u escapes of lone UTF-16 surrogates, which are not text; they were replaced with �",
 }
 
 
@@ -404,6 +406,9 @@ def _jsonl_rows(lines: Iterable[str], key: str, issues: ReadIssues, first: int =
             issues.add("bad_row", number)
             yield SourceRow(number, None, {}, f"line {number} nests JSON values too deeply to be read")
             continue
+        if "\\u" in line and _has_surrogate(obj):  # JSON can spell a lone surrogate; no encoder can write one
+            issues.add("surrogate", number)
+            obj = _replace_surrogates(obj)
         if not isinstance(obj, dict):
             issues.add("bad_row", number)
             yield SourceRow(number, None, {"value": obj}, f"line {number} is a JSON {type(obj).__name__}, not an object")
@@ -420,13 +425,35 @@ def _jsonl_rows(lines: Iterable[str], key: str, issues: ReadIssues, first: int =
             yield SourceRow(number, None, obj, f"line {number} {what} {key!r} field (keys: {keys})")
 
 
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    return isinstance(value, list) and any(_has_surrogate(v) for v in value)
+
+
+def _replace_surrogates(value: Any) -> Any:
+    """``value`` with every lone surrogate (not text: tokenizers and UTF-8 writers refuse it) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_replace_surrogates(k): _replace_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_surrogates(v) for v in value]
+    return value
+
+
 def rows_from_texts(texts: Iterable[str] | str) -> Iterator[SourceRow]:
-    """Pasted or programmatic texts as rows (``line`` is the 1-based position); a single string is one text."""
+    """Pasted or programmatic texts as rows (``line`` is the 1-based position); a single string is one text.
+
+    Lone surrogates (Python strings can hold them; they are not text) are replaced by U+FFFD.
+    """
     if isinstance(texts, str):
         texts = (texts,)
     for number, text in enumerate(texts, 1):
         if isinstance(text, str):
-            yield SourceRow(number, text, None)
+            yield SourceRow(number, _SURROGATE.sub("\ufffd", text), None)
         else:
             yield SourceRow(number, None, None, f"item {number} is a {type(text).__name__}, not text")
 

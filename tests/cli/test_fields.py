@@ -87,3 +87,17 @@ def test_txt_to_jsonl_and_csv_to_jsonl_keep_their_fields(shared_bundle, tmp_path
     b = json.loads((tmp_path / "b.scored.jsonl").read_text(encoding="utf-8"))
     assert a["text"] == "i love this" and a["label"] in LABELS
     assert (b["id"], b["text"], b["note"]) == ("7", "awful", "é") and b["label"] in LABELS
+
+
+def test_a_lone_surrogate_escape_in_jsonl_is_replaced_and_reported(shared_bundle, tmp_path, capsys):
+    root, _, _ = shared_bundle
+    src = tmp_path / "s.jsonl"
+    src.write_text('{"text": "i love \\ud800 this", "note": "x\\udc00"}\n{"text": "fine \\ud83d\\ude00"}\n')
+    for out in ("s.scored.jsonl", "s.scored.csv"):
+        assert main(["score", str(src), "--model", str(root), "-o", str(tmp_path / out), "-q"]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "s.scored.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert rows[0]["text"] == "i love \ufffd this" and rows[0]["note"] == "x\ufffd" and rows[0]["label"]
+    assert rows[1]["text"] == "fine \U0001f600" and rows[1]["label"]  # a valid pair is one character, kept
+    assert "lone UTF-16 surrogates" in capsys.readouterr().err
+    with open(tmp_path / "s.scored.csv", encoding="utf-8", newline="") as fh:
+        assert [r["text"] for r in csv.DictReader(fh)] == ["i love \ufffd this", "fine \U0001f600"]

@@ -214,3 +214,9 @@ def test_card_describes_the_model(shared_bundle):
     assert [i[0] for i in card.inputs] == ["input_ids", "attention_mask"]
     assert card.logits_output == "logits" and card.opset == 17
     assert card.providers_in_use and card.device in ("CPU", "CUDA")
+
+
+def test_a_python_string_with_a_lone_surrogate_is_scored(shared_bundle):
+    root, _, _ = shared_bundle
+    (result,) = Classifier.load(root).predict(["i love \ud800 this"])
+    assert result.label is not None and result.text == "i love \ufffd this"
