@@ -212,3 +212,81 @@ def token_ids(tok: Tokenizer, texts: Sequence[str], max_length: int | None = Non
     if max_length:
         fresh.enable_truncation(max_length)
     return [e.ids for e in fresh.encode_batch(list(texts))]
+
+
+def _append_side_branch(path: Path, output_name: str, nodes: list, inits: list) -> None:
+    """Rewire ``output_name`` = old output + ``side`` (a [batch, 1] or scalar tensor the new nodes compute)."""
+    model = onnx.load(str(path))
+    graph = model.graph
+    for node in graph.node:
+        for i, out in enumerate(node.output):
+            if out == output_name:
+                node.output[i] = "logits_before_side"
+    graph.node.extend([*nodes, helper.make_node("Add", ["logits_before_side", "side"], [output_name])])
+    graph.initializer.extend(inits)
+    onnx.save(model, str(path))
+
+
+def make_poisoned_bundle(root: Path, poison: str = "poison", **kwargs) -> tuple[Path, Weights, Tokenizer]:
+    """A classifier that fails (ORT: index out of bounds) on any batch holding the word ``poison``.
+
+    Other texts score exactly as :func:`reference_logits` says: the side branch adds 0 for them.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    tok = make_tokenizer(root / "tokenizer.json", [*WORDS, poison])
+    vocab = tok.get_vocab_size()
+    weights = make_classifier(root / "model.onnx", vocab, **kwargs)
+    (root / "config.json").write_text(json.dumps({"id2label": {"0": "negative", "1": "neutral", "2": "positive"}}))
+    nodes = [  # a table one row short of the vocabulary, indexed by a copy of input_ids: the last word is out of range
+        helper.make_node("Add", ["input_ids", "zero_i"], ["ids_copy"]),
+        helper.make_node("Gather", ["short_table", "ids_copy"], ["looked_up"], axis=0),
+        helper.make_node("ReduceSum", ["looked_up", "axis1_side"], ["summed_side"], keepdims=0),  # [batch, 1]
+        helper.make_node("Mul", ["summed_side", "zero_f"], ["side"]),
+    ]
+    inits = [numpy_helper.from_array(np.ones((vocab - 1, 1), dtype=np.float32), "short_table"),
+             numpy_helper.from_array(np.array(0, dtype=np.int64), "zero_i"),
+             numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1_side"),
+             numpy_helper.from_array(np.array(0.0, dtype=np.float32), "zero_f")]
+    _append_side_branch(root / "model.onnx", "logits", nodes, inits)
+    return root, weights, tok
+
+
+def make_slow_bundle(root: Path, slow: str = "slow", rounds: int = 2000, **kwargs) -> tuple[Path, Weights, Tokenizer]:
+    """A classifier that spends ``rounds`` matrix products (a few ms each) per ``slow`` word in its batch.
+
+    Slow on purpose, through an ONNX ``Loop`` whose trip count comes from the input (so nothing is folded away);
+    texts without the word run at full speed and every text scores as :func:`reference_logits` says.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    tok = make_tokenizer(root / "tokenizer.json", [*WORDS, slow])
+    weights = make_classifier(root / "model.onnx", tok.get_vocab_size(), **kwargs)
+    (root / "config.json").write_text(json.dumps({"id2label": {"0": "negative", "1": "neutral", "2": "positive"}}))
+    rng = np.random.default_rng(3)
+    body = helper.make_graph(
+        [helper.make_node("MatMul", ["v_in", "spin_w"], ["v_mm"]),
+         helper.make_node("Tanh", ["v_mm"], ["v_out"]),
+         helper.make_node("Identity", ["cond_in"], ["cond_out"])],
+        "spin",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_in", TensorProto.FLOAT, [128, 256])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_out", TensorProto.FLOAT, [128, 256])],
+    )
+    nodes = [
+        helper.make_node("Equal", ["input_ids", "slow_id"], ["is_slow"]),
+        helper.make_node("Cast", ["is_slow"], ["slow_count_each"], to=TensorProto.INT64),
+        helper.make_node("ReduceSum", ["slow_count_each"], ["slow_count"], keepdims=0),
+        helper.make_node("Mul", ["slow_count", "rounds"], ["trips"]),
+        helper.make_node("Loop", ["trips", "true", "spin_v0"], ["spun"], body=body),
+        helper.make_node("ReduceSum", ["spun"], ["spun_sum"], keepdims=0),
+        helper.make_node("Mul", ["spun_sum", "zero_f"], ["side"]),
+    ]
+    inits = [numpy_helper.from_array(np.array(tok.token_to_id(slow), dtype=np.int64), "slow_id"),
+             numpy_helper.from_array(np.array(rounds, dtype=np.int64), "rounds"),
+             numpy_helper.from_array(np.array(True), "true"),
+             numpy_helper.from_array(rng.normal(size=(128, 256)).astype(np.float32), "spin_v0"),
+             numpy_helper.from_array((rng.normal(size=(256, 256)) / 16).astype(np.float32), "spin_w"),
+             numpy_helper.from_array(np.array(0.0, dtype=np.float32), "zero_f")]
+    _append_side_branch(root / "model.onnx", "logits", nodes, inits)
+    return root, weights, tok

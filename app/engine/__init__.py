@@ -11,7 +11,7 @@ Three lines from a script::
 # desktop window can show before the inference stack is imported.
 _WHERE = {
     "BatchPolicy": "batching",
-    "MicroBatcher": "batching",
+    "MicroBatcher": "microbatcher",
     "plan_batches": "batching",
     "ModelBundle": "bundle",
     "ModelCard": "card",

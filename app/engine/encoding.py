@@ -162,3 +162,39 @@ def pad_batch(
             array = np.zeros((height, width), dtype=np.int64)
         feeds[spec.name] = array if spec.dtype is np.int64 else array.astype(spec.dtype)
     return feeds, width
+
+
+def split_encoded(encoded: EncodedTexts, counts: Sequence[int]) -> list[EncodedTexts]:
+    """Cut ``encoded`` into consecutive pieces of ``counts`` texts each (one tokenizer call, several requests)."""
+    pieces, start = [], 0
+    for n in counts:
+        stop = start + n
+        lo = int(encoded.offsets[start]) if n else 0
+        hi = int(encoded.offsets[stop - 1] + encoded.lengths[stop - 1]) if n else 0
+        pieces.append(EncodedTexts(
+            encoded.ids[lo:hi],
+            None if encoded.type_ids is None else encoded.type_ids[lo:hi],
+            encoded.offsets[start:stop] - lo,
+            encoded.lengths[start:stop],
+            encoded.truncated[start:stop],
+        ))
+        start = stop
+    return pieces
+
+
+def join_encoded(parts: Sequence[EncodedTexts]) -> EncodedTexts:
+    """Concatenate encodings, texts in order (the inverse of :func:`split_encoded`)."""
+    if len(parts) == 1:
+        return parts[0]
+    sizes = [len(p.ids) for p in parts]
+    shift = np.repeat(np.concatenate([[0], np.cumsum(sizes[:-1])]), [len(p) for p in parts])
+    type_ids = None
+    if all(p.type_ids is not None for p in parts):
+        type_ids = np.concatenate([p.type_ids for p in parts])
+    return EncodedTexts(
+        np.concatenate([p.ids for p in parts]),
+        type_ids,
+        np.concatenate([p.offsets for p in parts]) + shift.astype(np.int64),
+        np.concatenate([p.lengths for p in parts]),
+        np.concatenate([p.truncated for p in parts]),
+    )

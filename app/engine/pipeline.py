@@ -24,12 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .batching import BatchPolicy, MicroBatcher, plan_batches
+from .batching import BatchPolicy, plan_batches
 from .bundle import ModelBundle
 from .card import DYNAMIC_QUANT_NOTE, FP16_ON_CPU_NOTE, ModelCard, file_sha256, single_logit_note
 from .encoding import EncodedTexts, TextEncoder, pad_batch
 from .errors import InferenceError, ModelError, SieveError
 from .io import SourceRow, rows_from_texts
+from .microbatcher import BatchReport, MicroBatcher
 from .scoring import FAILED, NOT_SCORED, Prediction, non_finite_message, predictions, probabilities
 from .session import INT8_ON_GPU_NOTE, ModelSession, SessionConfig
 from .stats import StatsRecorder
@@ -313,22 +314,24 @@ class Classifier:
         window = self._encode_window(0, rows, queue_ms=queue_ms)
         return self._run_window(window, None, None, [0, 0])
 
-    def batcher(self, *, max_batch: int | None = None, max_wait_ms: float = 5.0,
-                workers: int = 1) -> MicroBatcher[Prediction]:
-        """A :class:`MicroBatcher` that scores concurrent requests together (caller closes it).
+    def batcher(self, *, max_batch: int | None = None, max_tokens: int | None = None, max_wait_ms: float = 0.0,
+                max_queue: int | None = None, workers: int = 1,
+                on_batch: Callable[[BatchReport], None] | None = None) -> MicroBatcher[Prediction]:
+        """A continuous :class:`MicroBatcher` for concurrent callers (the caller closes it).
 
-        On a CPU, ``workers=cores`` with a model loaded with ``threads=1`` serves small batches fastest.
+        A lone request runs at once; requests arriving while a batch runs form the next one. Limits default to
+        this classifier's policy. Results are :class:`~app.engine.live.ScoredText` (a :class:`Prediction` that
+        also keeps the logits). On a CPU, ``workers=cores`` with a model loaded with ``threads=1`` can serve
+        small batches faster than one runner with all cores.
         """
+        from .live import LiveScorer
 
-        def run(texts: list[str], queue_ms: float) -> list[Prediction]:
-            chunk = self.score(texts, queue_ms=queue_ms)
-            failed = [e for e in chunk.errors if e]
-            if failed and len(failed) == len(texts):
-                raise SieveError(failed[0])
-            return predictions(texts, self.labels, chunk.probs, chunk.label_idx, chunk.truncated, chunk.errors)
-
-        return MicroBatcher(run, max_batch=max_batch or self.policy.max_batch, max_wait_ms=max_wait_ms,
-                            workers=workers)
+        max_batch = max_batch or self.policy.max_batch
+        if self.session.fixed_batch:
+            max_batch = min(max_batch, self.session.fixed_batch)
+        return MicroBatcher(LiveScorer(self), max_batch=max_batch, max_tokens=max_tokens or self.policy.max_tokens,
+                            min_fill=self.policy.min_fill, max_wait_ms=max_wait_ms, max_queue=max_queue,
+                            workers=workers, on_batch=on_batch)
 
     # ------------------------------------------------------------------ streams
     def stream(
