@@ -1,5 +1,5 @@
 """The ``sieve`` command: no subcommand opens the desktop app; ``score``, ``info``, ``bench``, ``export``, ``doctor``,
-``compare`` and ``merge`` run headless.
+``compare``, ``merge``, ``serve`` and ``loadgen`` run headless.
 
 Exit codes: 0 success, 2 bad input or a machine problem such as a full disk (one sentence on stderr, no traceback),
 1 internal error, 130 interrupted (Ctrl+C).
@@ -22,6 +22,7 @@ from pathlib import Path
 from .. import __version__
 from ..engine.errors import InputError, SieveError
 from ..paths import default_model_dir
+from .serve import add_commands as add_serve_commands
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROVIDER_CHOICES = ("auto", "cpu", "cuda", "tensorrt")
@@ -222,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--show", type=int, default=10, metavar="N", help="flipped texts to print (default: 10)")
     compare.add_argument("--json", metavar="OUT", help="also write the comparison (every flip) as JSON")
     _gpu_options(compare)
+    parser.set_defaults(extra_handlers=add_serve_commands(sub))
     return parser
 
 
@@ -240,7 +242,7 @@ def _main(argv: Sequence[str] | None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="sieve: %(levelname)s: %(message)s")
     handlers = {"score": cmd_score, "info": cmd_info, "bench": cmd_bench, "export": cmd_export,
-                "doctor": cmd_doctor, "compare": cmd_compare, "merge": cmd_merge}
+                "doctor": cmd_doctor, "compare": cmd_compare, "merge": cmd_merge, **args.extra_handlers}
     try:
         if threading.current_thread() is threading.main_thread():  # from here on, Ctrl+C is a KeyboardInterrupt
             signal.signal(signal.SIGINT, _interrupt)
