@@ -1,23 +1,12 @@
-"""Batching: an offline planner for lists and files, and a micro-batcher for live and concurrent requests."""
+"""Batching policy and the offline planner for lists and files (the live micro-batcher is in ``microbatcher``)."""
 
 from __future__ import annotations
 
-import logging
-import queue
-import threading
-import time
-from collections import deque
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
 import numpy as np
 
 from .errors import InputError
-
-log = logging.getLogger(__name__)
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)

@@ -188,7 +188,7 @@ def _percentiles(values: Sequence[float]) -> dict[str, float]:
     arr = np.asarray(values, dtype=np.float64)
     got = np.percentile(arr, PERCENTILES)
     out = {f"p{p:g}": float(v) for p, v in zip(PERCENTILES, got, strict=True)}
-    out.update(max=float(arr.max()), mean=float(arr.mean()))
+    out.update(min=float(arr.min()), max=float(arr.max()), mean=float(arr.mean()))
     return out
 
 
@@ -289,8 +289,7 @@ async def run_load(plan: LoadPlan, *, on_snapshot: Callable[[Snapshot], None] | 
 
         async def open_loop() -> None:
             rng = random.Random(plan.seed)
-            gap = 1.0 / plan.rate
-            due, k = start, 0
+            due, k, offset = start, 0, 0.0
             while due < end and not stop.is_set():
                 delay = due - time.perf_counter()
                 if delay > 0:
@@ -300,7 +299,8 @@ async def run_load(plan: LoadPlan, *, on_snapshot: Callable[[Snapshot], None] | 
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
                 k += 1
-                due += rng.expovariate(plan.rate) if plan.poisson else gap
+                offset = offset + rng.expovariate(plan.rate) if plan.poisson else k / plan.rate  # no drift from sums
+                due = start + offset
 
         async def closed_worker(w: int) -> None:
             k = w

@@ -19,11 +19,10 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-disable_created_metrics()  # the *_created series double every counter for no use here
-
 from ..engine.microbatcher import BatchReport, MicroBatcher, StageTimes
 from ..engine.stats import StatsRecorder
 
+disable_created_metrics()  # the *_created series double every counter for no use here
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _TEXTS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
