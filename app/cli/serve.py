@@ -66,8 +66,9 @@ def add_commands(sub: argparse._SubParsersAction) -> dict[str, Callable[[argpars
                        help="ONNX Runtime intra-op threads; 0 = one per physical core (default)")
     serve.add_argument("--max-batch", type=_positive, default=32, metavar="N",
                        help="texts per model call at most (default: %(default)s)")
-    serve.add_argument("--max-tokens", type=_positive, default=8192, metavar="N",
-                       help="padded tokens per model call at most, texts × longest text (default: %(default)s)")
+    serve.add_argument("--max-tokens", type=_positive, metavar="N",
+                       help="padded tokens per model call at most, texts × longest text (default: 1024 on the CPU, "
+                            "where bigger batches are no faster per text and use more memory; 8192 on CUDA)")
     serve.add_argument("--max-wait-ms", type=_non_negative, default=0.0, metavar="MS",
                        help="hold a batch that is not full until its oldest request has waited this long "
                             "(default: 0 = never wait; batches form from requests that arrive while one runs)")

@@ -226,7 +226,7 @@ def create_app(host: ModelHost, metrics: ServeMetrics, *, on_startup: Callable[[
             "model": host.card,
             "provider": {"device": s.providers.device, "in_use": list(s.providers.active),
                          "cuda_fallback_reason": s.providers.fallback_reason},
-            "limits": options.limits(),
+            "limits": options.limits(host.max_tokens),
             "load_seconds": host.load_seconds,
             "request_shapes": ['{"texts": [str, ...]}',
                                '{"inputs": str | [str, ...], "truncate": bool, "raw_scores": bool}'],

@@ -17,8 +17,8 @@ a callback, and :meth:`LoadRun.cancel` stops the load at once and keeps what was
 from __future__ import annotations
 
 import asyncio
-import math
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -415,11 +415,23 @@ class LoadRun:
             return await run_load(self.plan, on_snapshot=self._on_snapshot, stop=self._stop)
 
         try:
-            self._report = asyncio.run(main())
+            self._report = _run_fast(main())
         except BaseException as exc:  # noqa: BLE001 - handed to wait()
             self._error = exc
         finally:
             self._started.set()
+
+
+def _run_fast(coro):  # noqa: ANN001, ANN202
+    """Run ``coro`` on uvloop where it is installed (less client CPU per request), else on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        uvloop = None
+    if uvloop is None or sys.version_info < (3, 11):
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
 
 
 def run_load_blocking(plan: LoadPlan, on_snapshot: Callable[[Snapshot], None] | None = None) -> LoadReport:
@@ -436,8 +448,3 @@ def run_load_blocking(plan: LoadPlan, on_snapshot: Callable[[Snapshot], None] | 
         if report is None:
             raise
         return report
-
-
-def expected_requests(plan: LoadPlan) -> int | None:
-    """How many requests an open-loop plan sends (``None`` for a closed loop)."""
-    return math.ceil(plan.rate * plan.duration_s) if plan.open_loop else None

@@ -18,6 +18,10 @@ from ..paths import default_model_dir
 
 log = logging.getLogger(__name__)
 MiB = 1024 * 1024
+# Padded tokens per live batch when --max-tokens is not given. On a CPU the compute per text stops falling at
+# about 4–8 texts of 128 tokens and rises beyond, while ONNX Runtime's memory arena grows with the batch (32 × 128
+# tokens: +145 MB; 8 × 128: +36 MB); a GPU gains from big batches. Measured in docs/PERFORMANCE.md.
+LIVE_TOKENS = {"CPU": 1024, "CUDA": 8192}
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,7 @@ class ServeOptions:
     provider: str = "auto"
     threads: int = 0
     max_batch: int = 32
-    max_tokens: int = 8192
+    max_tokens: int | None = None  # None: LIVE_TOKENS for the device the model runs on
     max_wait_ms: float = 0.0
     max_queue: int = 512
     timeout_s: float = 30.0
@@ -39,8 +43,8 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8000
 
-    def limits(self) -> dict:
-        return {"max_batch_texts": self.max_batch, "max_batch_tokens": self.max_tokens,
+    def limits(self, max_tokens: int | None = None) -> dict:
+        return {"max_batch_texts": self.max_batch, "max_batch_tokens": max_tokens or self.max_tokens,
                 "max_wait_ms": self.max_wait_ms, "max_queue_requests": self.max_queue, "timeout_s": self.timeout_s,
                 "max_texts_per_request": self.max_texts, "max_body_bytes": self.max_body_bytes}
 
@@ -56,6 +60,7 @@ class ModelHost:
         self.batcher: MicroBatcher | None = None
         self.card: dict = {}
         self.load_seconds: float | None = None
+        self.max_tokens: int | None = options.max_tokens
         self.accepted = 0  # /predict requests read in full and handed to the model
         self.answered = 0  # of those, answered (any status)
         self._on_batch = on_batch
@@ -75,7 +80,8 @@ class ModelHost:
             clf = Classifier.load(self.model_path, provider=self.options.provider, threads=self.options.threads)
             clf.predict(["warm-up"])  # the first ORT run allocates its arena; no caller should pay for it
             clf.stats.reset()
-            batcher = clf.batcher(max_batch=self.options.max_batch, max_tokens=self.options.max_tokens,
+            self.max_tokens = self.options.max_tokens or LIVE_TOKENS.get(clf.session.providers.device, LIVE_TOKENS["CPU"])
+            batcher = clf.batcher(max_batch=self.options.max_batch, max_tokens=self.max_tokens,
                                   max_wait_ms=self.options.max_wait_ms, max_queue=self.options.max_queue,
                                   on_batch=self._on_batch)
         except SieveError as exc:
