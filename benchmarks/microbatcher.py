@@ -1,5 +1,6 @@
 """3. Micro-batcher: C concurrent callers each sending one text at a time (closed loop), served either one request
-per model call under a lock (the naive server) or through Sieve's micro-batcher at several max-wait values.
+per model call under a lock (the naive server) or through Sieve's micro-batcher: continuous (max wait 0, the
+default: a lone request runs at once) and with a fixed max wait.
 
     python benchmarks/microbatcher.py [--quick] [--model DIR] [--threads N]
 """
@@ -47,13 +48,13 @@ def closed_loop(call, texts: list[str], clients: int, seconds: float) -> dict:
 def main() -> None:
     p = common.parser(__doc__)
     p.add_argument("--clients", help="concurrent callers to try (default: 1,4,8,32; quick: 1,8)")
-    p.add_argument("--waits", help="micro-batcher max-wait values in ms (default: 2,5,10; quick: 5)")
+    p.add_argument("--waits", help="micro-batcher max-wait values in ms, 0 = continuous (default: 0,2,5; quick: 0)")
     p.add_argument("--workers", type=int, default=2, help="batches run side by side in the pooled setup (default: 2)")
     args = p.parse_args()
     common.setup(args)
     seconds = 3.0 if args.quick else 8.0
     clients_list = [int(x) for x in (args.clients or ("1,8" if args.quick else "1,4,8,32")).split(",")]
-    waits = [float(x) for x in (args.waits or ("5" if args.quick else "2,5,10")).split(",")]
+    waits = [float(x) for x in (args.waits or ("0" if args.quick else "0,2,5")).split(",")]
     texts = short_texts(2000)
     # The naive server uses ORT's default threading; the pooled setup runs `workers` single-threaded batches at once.
     clf = Classifier.load(args.model, provider=args.provider, threads=args.threads, io_binding=args.io_binding)
@@ -70,10 +71,13 @@ def main() -> None:
         with lock:
             clf.score([text])
 
-    setups = [(f"micro-batcher, wait {w:g} ms", clf, 1, w) for w in waits]
-    setups += [(f"micro-batcher, min_fill 0 (one padded batch per collect), wait {waits[0]:g} ms", one_batch, 1,
+    def label(w: float) -> str:
+        return "continuous" if w == 0 else f"wait {w:g} ms"
+
+    setups = [(f"micro-batcher, {label(w)}", clf, 1, w) for w in waits]
+    setups += [(f"micro-batcher, min_fill 0 (one padded batch per cut), {label(waits[0])}", one_batch, 1,
                 waits[0])]
-    setups += [(f"micro-batcher x{args.workers} workers (1 thread each), wait {w:g} ms", pooled, args.workers, w)
+    setups += [(f"micro-batcher x{args.workers} workers (1 thread each), {label(w)}", pooled, args.workers, w)
                for w in waits]
     results: dict[str, dict] = {}
     rows = []

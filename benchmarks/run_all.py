@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ("engine_overhead", "padding", "microbatcher", "peer", "desktop", "dashboard", "scale", "long_line",
+ORDER = ("engine_overhead", "padding", "microbatcher", "serve", "peer", "desktop", "dashboard", "scale", "long_line",
          "whole_process", "scale_out")
 
 

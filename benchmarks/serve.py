@@ -19,6 +19,7 @@ as the servers have CPUs, so client and server do not compete for a core. With 2
 from __future__ import annotations
 
 import http.client
+import importlib.util
 import os
 import re
 import shutil
@@ -223,6 +224,9 @@ def main() -> None:
     quick = args.quick
     seconds = args.seconds or (1.5 if quick else 8.0)
     names = [n.strip() for n in args.servers.split(",") if n.strip()]
+    if "fastapi" in names and not all(importlib.util.find_spec(m) for m in ("fastapi", "transformers")):
+        print("fastapi peer left out: it needs the bench extra (pip install -e '.[bench]')", flush=True)
+        names.remove("fastapi")
     cpus = sorted(os.sched_getaffinity(0))
     server_cpus = client_cpus = None
     if args.pin == "auto" and len(cpus) >= 2:

@@ -15,13 +15,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["engine_overhead", "padding", "microbatcher", "desktop", "dashboard", "scale",
-                                  "long_line", "whole_process", "scale_out"])
+                                  "long_line", "whole_process", "scale_out", "serve"])
 def test_benchmark_runs_in_quick_mode(name: str, shared_bundle, tmp_path) -> None:  # noqa: ANN001
     out = tmp_path / f"{name}.json"
     args = [sys.executable, str(REPO / "benchmarks" / f"{name}.py"), "--quick", "--model", str(shared_bundle[0]),
             "--json", str(out)]
     if name == "microbatcher":
-        args += ["--clients", "2", "--waits", "2"]
+        args += ["--clients", "2", "--waits", "0,2"]
     if name == "desktop":
         args += ["--rows", "500"]
     if name == "dashboard":
@@ -34,6 +34,8 @@ def test_benchmark_runs_in_quick_mode(name: str, shared_bundle, tmp_path) -> Non
         args += ["--rows", "100", "--repeats", "1"]
     if name == "scale_out":  # with Ray installed, one --ray run on a Ray it starts; without, local and shards only
         args += ["--rows", "300", "--actors", "1"]
+    if name == "serve":  # the FastAPI peer needs the bench extra and a HuggingFace tokenizer folder
+        args += ["--servers", "sieve,serial", "--seconds", "0.5"]
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
