@@ -93,7 +93,7 @@ class ModelHost:
             return
         with self._lock:
             self.classifier, self.batcher = clf, batcher
-            self.card = clf.card()
+            self.card = clf.card().as_dict()  # the model card, JSON-ready, for /info
             self.load_seconds = time.perf_counter() - t0
             if self.status == "loading":
                 self.status = "ready"

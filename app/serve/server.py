@@ -94,6 +94,8 @@ class SieveServer:
             card = host.card
             self.say(f"ready: {card['name']} ({len(card['labels'])} labels) on {card['device']}, "
                      f"loaded in {host.load_seconds:.2f} s")
+            for note in card.get("notes", ()):
+                self.say(f"note: {note}")
 
     async def _shutdown(self) -> None:
         self.host.drain()
