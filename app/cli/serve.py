@@ -67,8 +67,9 @@ def add_commands(sub: argparse._SubParsersAction) -> dict[str, Callable[[argpars
     serve.add_argument("--max-batch", type=_positive, default=32, metavar="N",
                        help="texts per model call at most (default: %(default)s)")
     serve.add_argument("--max-tokens", type=_positive, metavar="N",
-                       help="padded tokens per model call at most, texts × longest text (default: 1024 on the CPU, "
-                            "where bigger batches are no faster per text and use more memory; 8192 on CUDA)")
+                       help="padded tokens per model call at most, texts × longest text (default: 256 on the CPU, "
+                            "where bigger calls are no faster per text, hold answers back and use more memory; "
+                            "8192 on CUDA)")
     serve.add_argument("--max-wait-ms", type=_non_negative, default=0.0, metavar="MS",
                        help="hold a batch that is not full until its oldest request has waited this long "
                             "(default: 0 = never wait; batches form from requests that arrive while one runs)")

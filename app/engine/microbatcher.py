@@ -183,7 +183,10 @@ class MicroBatcher(Generic[R]):
         self.max_wait = max_wait_ms / 1000.0
         self.max_queue = max_queue
         self._on_batch = on_batch
-        self._cond = threading.Condition(threading.Lock())
+        # One lock, two wake-up lists: an arrival wakes only the tokenizer thread, a tokenized request only runners.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)  # runners wait here for ready requests
+        self._arrivals = threading.Condition(self._lock)  # the tokenizer thread waits here
         self._intake: deque[_Request] = deque()
         self._ready: deque[_Request] = deque()
         self._encoding = 0  # requests the tokenizer thread holds right now
@@ -220,7 +223,7 @@ class MicroBatcher(Generic[R]):
             if self.max_queue is not None and waiting >= self.max_queue:
                 raise Overloaded(waiting, self._retry_after(waiting))
             self._intake.append(request)
-            self._cond.notify_all()
+            self._arrivals.notify()
         return future
 
     def predict(self, texts: Sequence[str], timeout: float | None = None) -> list[R]:
@@ -229,8 +232,9 @@ class MicroBatcher(Generic[R]):
 
     def close(self, timeout: float | None = None) -> None:
         """Stop taking requests, finish every one already taken, then stop the threads."""
-        with self._cond:
+        with self._lock:
             self._closed = True
+            self._arrivals.notify_all()
             self._cond.notify_all()
         for thread in self._threads:
             thread.join(timeout)
@@ -272,9 +276,9 @@ class MicroBatcher(Generic[R]):
     # ------------------------------------------------------------------ tokenizer thread
     def _tokenize_loop(self) -> None:
         while True:
-            with self._cond:
+            with self._lock:
                 while not self._intake and not self._closed:
-                    self._cond.wait()
+                    self._arrivals.wait()
                 if not self._intake:
                     return  # closed and nothing left to tokenize
                 group = list(self._intake)

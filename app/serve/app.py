@@ -167,13 +167,23 @@ def create_app(host: ModelHost, metrics: ServeMetrics, *, on_startup: Callable[[
         except BatcherClosed:
             raise unavailable() from None
         host.count(accepted=1)
+        loop = asyncio.get_running_loop()
+        expired = False
+
+        def expire() -> None:  # at the deadline: drop the request if it is still queued (a running one finishes)
+            nonlocal expired
+            expired = future.cancel()
+
+        timer = loop.call_later(max(0.0, t0 + options.timeout_s - time.perf_counter()), expire)
         try:
-            waiting = asyncio.wrap_future(future)
-            deadline = t0 + options.timeout_s
-            done, _ = await asyncio.wait({waiting}, timeout=max(0.0, deadline - time.perf_counter()))
-            if not done and future.cancel():  # still queued at its deadline: dropped, never computed
-                raise DeadlineExceeded((time.perf_counter() - t0) * 1000.0)
-            results = await waiting  # computing already: its answer is moments away
+            try:
+                results = await asyncio.wrap_future(future, loop=loop)
+            except asyncio.CancelledError:
+                if not expired:
+                    raise  # the server itself is stopping this task
+                raise DeadlineExceeded((time.perf_counter() - t0) * 1000.0) from None
+            finally:
+                timer.cancel()
         except DeadlineExceeded as exc:
             raise ApiError(504, "timeout", str(exc)) from None
         except TextTooLong as exc:

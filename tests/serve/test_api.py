@@ -67,7 +67,7 @@ def test_health_ready_and_info(client, tiny_server):
     assert len(data["model"]["sha256"]) == 64 and "batch_invariant" in data["model"]  # the engine's ModelCard
     assert data["provider"]["device"] == "CPU" and "cuda_fallback_reason" in data["provider"]
     assert data["limits"]["max_texts_per_request"] == 16 and data["limits"]["max_wait_ms"] == 0
-    assert data["limits"]["max_batch_tokens"] == 1024  # the CPU's live default
+    assert data["limits"]["max_batch_tokens"] == 256  # the CPU's live default
     assert data["status"] == "ready"
 
 
