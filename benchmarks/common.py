@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import statistics
 import sys
 import time
@@ -108,7 +109,8 @@ def median(values: list[float]) -> float:
 def save(name: str, payload: dict, path: str | None) -> Path:
     out = Path(path) if path else RESULTS / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"benchmark": name, "when": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine_info(), **payload}
+    payload = {"benchmark": name, "when": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine_info(),
+               "load_average_at_save": os.getloadavg(), **payload}  # other work on the machine skews absolute figures
     out.write_text(json.dumps(payload, indent=2), encoding="utf-8")
     print(f"\nfigures written to {out.relative_to(REPO) if out.is_relative_to(REPO) else out}")
     return out

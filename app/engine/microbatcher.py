@@ -332,21 +332,32 @@ class MicroBatcher(Generic[R]):
     # ------------------------------------------------------------------ runner threads
     def _run_loop(self) -> None:
         while True:
+            expired: list[_Request] = []
+            cut: list[_Request] | None = []
             with self._cond:
-                cut: list[_Request] = []
-                while not cut:
+                while True:
                     if self._ready:
                         wait = self._hold_for()
-                        if wait <= 0:
-                            cut = self._cut()  # empty when every ready request had expired or was cancelled
-                        else:
+                        if wait > 0:
                             self._cond.wait(wait)
+                            continue
+                        cut = self._cut(expired)
+                        if cut or expired:
+                            break
                     elif self._closed and not self._intake and not self._encoding:
                         self._cond.notify_all()  # let the other runners see it too
-                        return
+                        cut = None
+                        break
                     else:
                         self._cond.wait()
-                self._running += 1
+                if cut:
+                    self._running += 1
+            for request in expired:  # outside the lock: a future's callbacks may call back into the batcher
+                self._fail(request, DeadlineExceeded((time.perf_counter() - request.submitted) * 1000.0))
+            if cut is None:
+                return
+            if not cut:
+                continue
             try:
                 self._run_cut(cut)
             except BaseException as exc:  # a bug: fail what is left of this cut rather than hang its callers
@@ -356,7 +367,6 @@ class MicroBatcher(Generic[R]):
             finally:
                 with self._cond:
                     self._running -= 1
-                    self._cond.notify_all()
 
     def _hold_for(self) -> float:
         """Seconds to keep waiting for more requests before cutting (only with ``max_wait_ms``)."""
@@ -364,10 +374,13 @@ class MicroBatcher(Generic[R]):
             return 0.0
         if sum(len(r.texts) for r in self._ready) >= self.max_batch or self._ready[0].alone:
             return 0.0
-        return self._ready[0].encode_end + self.max_wait - time.perf_counter()
+        return self._ready[0].submitted + self.max_wait - time.perf_counter()
 
-    def _cut(self) -> list[_Request]:
-        """Take the next batch off the ready list (called with the lock held): arrival order, within the limits."""
+    def _cut(self, expired: list[_Request]) -> list[_Request]:
+        """Take the next batch off the ready list (called with the lock held): arrival order, within the limits.
+
+        Requests found past their deadline are moved to ``expired`` (the caller fails them after the lock).
+        """
         now = time.perf_counter()
         cut: list[_Request] = []
         texts = widest = 0
@@ -375,8 +388,7 @@ class MicroBatcher(Generic[R]):
             request = self._ready[0]
             if not request.started:
                 if request.deadline is not None and now > request.deadline:
-                    self._ready.popleft()
-                    self._fail(request, DeadlineExceeded((now - request.submitted) * 1000.0))
+                    expired.append(self._ready.popleft())
                     continue
                 if request.future.cancelled():
                     self._ready.popleft()
