@@ -160,6 +160,22 @@ def summary_row(report: LoadReport, cpu_ms: float) -> dict:
             "server_stage_p50_ms": {k: v["p50"] for k, v in report.stage_ms.items()}}
 
 
+def median_row(runs: list[dict]) -> dict:
+    """Each figure's median over repeats (errors summed); the single runs are kept under ``runs``."""
+    import statistics
+
+    if len(runs) == 1:
+        return runs[0]
+    row = {k: statistics.median(r[k] for r in runs) for k, v in runs[0].items() if isinstance(v, int | float)}
+    row["errors"] = {}
+    for r in runs:
+        for code, n in r["errors"].items():
+            row["errors"][code] = row["errors"].get(code, 0) + n
+    row["server_stage_p50_ms"] = runs[len(runs) // 2]["server_stage_p50_ms"]
+    row["runs"] = runs
+    return row
+
+
 # ---------------------------------------------------------------------- cross-check with hey and wrk
 def cross_check(server: Server, text: str, seconds: float, cpus: list[int] | None) -> dict:
     """One setting (closed loop, 8 connections, one fixed one-text body) measured by three clients."""
@@ -219,6 +235,7 @@ def main() -> None:
                    help="auto: client on the last CPU, servers on the others (default); none: no pinning")
     p.add_argument("--servers", default="sieve,fastapi,serial", help="contenders (default: %(default)s)")
     p.add_argument("--cross-check", action="store_true", help="also measure one setting with hey and wrk")
+    p.add_argument("--repeats", type=int, default=1, help="interleaved runs per setting; medians are reported")
     args = p.parse_args()
     common.setup(args)
     quick = args.quick
@@ -262,16 +279,20 @@ def main() -> None:
                     base = results.get(f"{kind}/{per_request}/closed/8/serial") or next(
                         v for k, v in results.items() if k.startswith(f"{kind}/{per_request}/closed/8/"))
                     level = round(level * base["req_per_s"], 1)
-                order = names[len(rows) % len(names):] + names[:len(rows) % len(names)]  # rotate who goes first
-                for name in order:
-                    report, cpu_ms = (measure(servers[name], pool, per_request, seconds, concurrency=level)
-                                      if mode == "closed" else measure(servers[name], pool, per_request, seconds,
-                                                                       rate=level))
-                    row = summary_row(report, cpu_ms)
+                runs: dict[str, list[dict]] = {name: [] for name in names}
+                for repeat in range(args.repeats):  # interleaved, rotating who goes first, so drift hits all alike
+                    shift = (len(rows) + repeat) % len(names)
+                    for name in names[shift:] + names[:shift]:
+                        report, cpu_ms = (measure(servers[name], pool, per_request, seconds, concurrency=level)
+                                          if mode == "closed" else measure(servers[name], pool, per_request, seconds,
+                                                                           rate=level))
+                        runs[name].append(summary_row(report, cpu_ms))
+                for name in names:
+                    row = median_row(runs[name])
                     results[f"{kind}/{per_request}/{mode}/{level}/{name}"] = row
                     rows.append([kind, per_request, f"{mode} {level}{'' if mode == 'closed' else '/s'}", name,
                                  row["req_per_s"], row["texts_per_s"], row["p50_ms"], row["p90_ms"], row["p99_ms"],
-                                 sum(row["errors"].values()), cpu_ms])
+                                 sum(row["errors"].values()), row["server_cpu_ms_per_request"]])
                     print("  ".join(str(c) if not isinstance(c, float) else f"{c:.2f}" for c in rows[-1]), flush=True)
         for server in servers.values():
             server.rss_mb = rss_mb(server.proc.pid)
@@ -283,7 +304,8 @@ def main() -> None:
             stop(server)
     load_after = os.getloadavg()
 
-    print(f"\n{seconds:g} s per measurement; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after\n")
+    print(f"\n{seconds:g} s per measurement, median of {args.repeats}; load average {load_before[0]:.2f} before, "
+          f"{load_after[0]:.2f} after\n")
     print(table(["texts", "per request", "load", "server", "req/s", "texts/s", "p50 ms", "p90 ms", "p99 ms", "errors",
                  "server CPU ms/request"], rows))
     ratios = headline(results, servers, workloads, closed)
@@ -293,7 +315,7 @@ def main() -> None:
         print("\ncross-check, sieve serve, closed loop 8, one tweet per request:\n")
         print(table(["client", "req/s", "p50 ms", "p99 ms"],
                     [[k, v.get("req_per_s"), v.get("p50_ms"), v.get("p99_ms")] for k, v in crosscheck.items()]))
-    save("serve", {"seconds": seconds, "threads": threads, "pinning": {"servers": server_cpus, "client": client_cpus},
+    save("serve", {"seconds": seconds, "repeats": args.repeats, "threads": threads, "pinning": {"servers": server_cpus, "client": client_cpus},
                    "load_average_before": load_before, "load_average_after": load_after, "model": args.model,
                    "servers": {n: {"cold_start_s": s.cold_start_s, **s.rss_mb} for n, s in servers.items()},
                    "results": results, "headline": ratios, "cross_check": crosscheck}, args.json)
