@@ -110,6 +110,12 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def _client_gone(request: Request) -> None:
+    """Returns when the client disconnects (after the body has been read, the next message can only be that)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 # ---------------------------------------------------------------------- the application
 def create_app(host: ModelHost, metrics: ServeMetrics, *, on_startup: Callable[[], Awaitable[None]] | None = None,
                on_shutdown: Callable[[], Awaitable[None]] | None = None) -> Starlette:
@@ -147,7 +153,7 @@ def create_app(host: ModelHost, metrics: ServeMetrics, *, on_startup: Callable[[
                 raise unavailable()
             body = await read_body(request, options.max_body_bytes)
             texts, truncate, raw_scores = parse_predict_body(body, options.max_texts)
-            response = await _score(batcher, texts, truncate, raw_scores, t0)
+            response = await _score(request, batcher, texts, truncate, raw_scores, t0)
         except ApiError as exc:
             response = error_response(exc.status, exc.kind, exc.message, exc.headers)
         except ClientDisconnect:
@@ -159,7 +165,8 @@ def create_app(host: ModelHost, metrics: ServeMetrics, *, on_startup: Callable[[
         metrics.observe_request("/predict", response.status_code, time.perf_counter() - t0)
         return response
 
-    async def _score(batcher, texts: list[str], truncate: bool, raw_scores: bool, t0: float) -> Response:  # noqa: ANN001
+    async def _score(request: Request, batcher, texts: list[str], truncate: bool, raw_scores: bool,  # noqa: ANN001
+                     t0: float) -> Response:
         try:
             future = batcher.submit(texts, timeout_s=options.timeout_s, truncate=truncate)
         except Overloaded as exc:
@@ -168,22 +175,28 @@ def create_app(host: ModelHost, metrics: ServeMetrics, *, on_startup: Callable[[
             raise unavailable() from None
         host.count(accepted=1)
         loop = asyncio.get_running_loop()
-        expired = False
+        dropped: list[str] = []  # why the queued request was dropped: "deadline" or "gone"
 
-        def expire() -> None:  # at the deadline: drop the request if it is still queued (a running one finishes)
-            nonlocal expired
-            expired = future.cancel()
+        def drop(reason: str) -> None:  # only a request still queued can be dropped; a running one finishes
+            if future.cancel():
+                dropped.append(reason)
 
-        timer = loop.call_later(max(0.0, t0 + options.timeout_s - time.perf_counter()), expire)
+        timer = loop.call_later(max(0.0, t0 + options.timeout_s - time.perf_counter()), drop, "deadline")
+        watch = loop.create_task(_client_gone(request))
+        watch.add_done_callback(lambda task: task.cancelled() or drop("gone"))
         try:
             try:
                 results = await asyncio.wrap_future(future, loop=loop)
             except asyncio.CancelledError:
-                if not expired:
+                if not dropped:
                     raise  # the server itself is stopping this task
+                if dropped[0] == "gone":
+                    raise ApiError(499, "client_closed", "The client closed the connection; the request was "
+                                                         "dropped before it was computed") from None
                 raise DeadlineExceeded((time.perf_counter() - t0) * 1000.0) from None
             finally:
                 timer.cancel()
+                watch.cancel()
         except DeadlineExceeded as exc:
             raise ApiError(504, "timeout", str(exc)) from None
         except TextTooLong as exc:

@@ -200,7 +200,7 @@ def test_429_with_retry_after_when_the_queue_is_full_and_504_past_the_deadline(t
     clf.predict(["slow"])
     per_word = time.perf_counter() - t0
     timeout_s = 0.3
-    slow_text = " ".join(["slow"] * max(2, math.ceil(4 * timeout_s / per_word)))  # runs ≥ 4× the deadline
+    slow_text = " ".join(["slow"] * min(20, max(2, math.ceil(4 * timeout_s / per_word))))  # ≥ 4× the deadline
     replies: dict[str, object] = {}
     with running_server(root, max_queue=1, timeout_s=timeout_s) as server:
         def send(name, texts):
@@ -226,3 +226,31 @@ def test_429_with_retry_after_when_the_queue_is_full_and_504_past_the_deadline(t
     assert replies["running"].status == 200  # a request already computing finishes past its deadline
     assert 'sieve_requests_total{code="504",endpoint="/predict"} 1.0' in metrics_text
     assert 'sieve_requests_total{code="429",endpoint="/predict"} 1.0' in metrics_text
+
+
+def test_a_queued_request_whose_client_hangs_up_is_never_computed(tmp_path):
+    root, _, _ = make_slow_bundle(tmp_path / "m")
+    with running_server(root) as server:
+        replies = {}
+
+        def send(name, texts):
+            c = Client(server.url)
+            replies[name] = c.predict(texts)
+            c.close()
+
+        running = threading.Thread(target=send, args=("running", ["slow slow"]))
+        running.start()
+        wait_until(lambda: metric(server.url, "sieve_batches_running") == 1, "the slow batch to start")
+        gone = Client(server.url)
+        gone.conn.request("POST", "/predict", body=b'{"texts": ["never computed"]}',
+                          headers={"content-type": "application/json"})
+        wait_until(lambda: metric(server.url, "sieve_queue_depth") == 1, "the request to be queued")
+        gone.close()  # the caller hangs up while its request waits
+        wait_until(lambda: metric(server.url, "sieve_queue_depth") == 0, "the request to be dropped")
+        running.join()
+        assert replies["running"].status == 200
+        assert metric(server.url, "sieve_model_batches_total") == 1  # the slow one only: the dropped one never ran
+        c = Client(server.url)
+        text = c.request("GET", "/metrics").body.decode()
+        c.close()
+    assert 'sieve_requests_total{code="499",endpoint="/predict"} 1.0' in text
