@@ -97,6 +97,32 @@ def launch(name: str, model: str, threads: int, cpus: list[int] | None) -> Serve
     return Server(name, proc, url, time.perf_counter() - t0)
 
 
+def probe_ms(server: Server) -> float:
+    """Latency of one small request (ms), or infinity if it fails."""
+    host, port = server.url.removeprefix("http://").split(":")
+    t0 = time.perf_counter()
+    try:
+        conn = http.client.HTTPConnection(host, int(port), timeout=120)
+        conn.request("POST", "/predict", body=b'{"texts": ["settling"]}', headers={"content-type": "application/json"})
+        ok = conn.getresponse().status == 200
+        conn.close()
+    except OSError:
+        ok = False
+    return (time.perf_counter() - t0) * 1000.0 if ok else float("inf")
+
+
+def settle(server: Server, idle_ms: float, limit_s: float = 120.0) -> float:
+    """Wait until the server answers about as fast as when idle: work left over from an overloaded run (requests
+    whose client gave up but the server still computes) must not be charged to the next measurement. Returns the
+    seconds waited."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < limit_s:
+        if probe_ms(server) < max(3 * idle_ms, idle_ms + 20.0):
+            break
+        time.sleep(0.5)
+    return time.perf_counter() - t0
+
+
 def rss_mb(pid: int) -> dict[str, float]:
     status = Path(f"/proc/{pid}/status").read_text()
     found = {k: float(v) / 1024 for k, v in re.findall(r"^(VmRSS|VmHWM):\s+(\d+) kB", status, re.MULTILINE)}
@@ -273,6 +299,7 @@ def main() -> None:
             pool = texts[kind]
             for server in servers.values():  # warm-up, not recorded
                 measure(server, pool, per_request, min(1.0, seconds), concurrency=4)
+            idle = {name: sorted(probe_ms(server) for _ in range(5))[2] for name, server in servers.items()}
             settings = [("closed", c) for c in closed]
             for mode, level in settings + [("open", f) for f in fractions]:
                 if mode == "open":
@@ -287,6 +314,10 @@ def main() -> None:
                                           if mode == "closed" else measure(servers[name], pool, per_request, seconds,
                                                                            rate=level))
                         runs[name].append(summary_row(report, cpu_ms))
+                        waited = settle(servers[name], idle[name])
+                        if waited > 1.0:
+                            print(f"  ({name} needed {waited:.0f} s to finish work left from that run)", flush=True)
+                        runs[name][-1]["settle_s"] = waited
                 for name in names:
                     row = median_row(runs[name])
                     results[f"{kind}/{per_request}/{mode}/{level}/{name}"] = row
