@@ -27,13 +27,15 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--model", required=True)
 parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--threads", type=int, default=0)
+parser.add_argument("--provider", choices=("cpu", "cuda"), default="cpu")
 args = parser.parse_args()
 
 model_dir = Path(args.model)
 tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
 options = ort.SessionOptions()
 options.intra_op_num_threads = args.threads
-session = ort.InferenceSession(str(model_dir / "model.onnx"), options, providers=["CPUExecutionProvider"])
+providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if args.provider == "cuda" else ["CPUExecutionProvider"]
+session = ort.InferenceSession(str(model_dir / "model.onnx"), options, providers=providers)
 id2label = json.loads((model_dir / "config.json").read_text())["id2label"]
 labels = [id2label[str(i)] for i in range(len(id2label))]
 lock = threading.Lock()  # one session, serialised, as in the article

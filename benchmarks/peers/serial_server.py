@@ -27,9 +27,10 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--model", required=True)
 parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--threads", type=int, default=0)
+parser.add_argument("--provider", choices=("cpu", "cuda"), default="cpu")
 args = parser.parse_args()
 
-clf = Classifier.load(args.model, provider="cpu", threads=args.threads)
+clf = Classifier.load(args.model, provider=args.provider, threads=args.threads)
 clf.predict(["warm-up"])
 lock = threading.Lock()
 
