@@ -19,10 +19,10 @@ from ..paths import default_model_dir
 log = logging.getLogger(__name__)
 MiB = 1024 * 1024
 # Padded tokens per model call when --max-tokens is not given. On a CPU the compute per text hardly falls with the
-# batch (the default model: 8.4 ms per 128-token text alone, 7.9 in fours, 9.4 in 32s), so big calls only hold
-# every caller's answer until the slowest text of the call is done: closed-loop callers then all wait at once and
-# the core idles between batches (a 22% loss at 8 callers with 1,024 tokens), and the memory arena grows (+145 MB at
-# 32 × 128 tokens, +11 MB at 256). 256 tokens keeps calls short so answers stream out. A GPU gains from big batches.
+# batch (the default model on one core: 12.3 ms per 128-token text alone, 10.3 in eights, 14.4 in 32s; section 3 of
+# docs/PERFORMANCE.md), so a big call only makes every text in it wait for the slowest: closed-loop callers then
+# all get their answers at once and the core idles until they send again, and ONNX Runtime's arena grows with the
+# call (section 8). Short calls let answers stream out. A GPU gains from big batches.
 LIVE_TOKENS = {"CPU": 256, "CUDA": 8192}
 
 
