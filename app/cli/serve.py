@@ -60,8 +60,9 @@ def add_commands(sub: argparse._SubParsersAction) -> dict[str, Callable[[argpars
     serve.add_argument("--model", "-m", metavar="DIR", help="model folder or .onnx file (default: the embedded model)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     serve.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s; 0 picks a free one)")
-    serve.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto",
-                       help="execution provider: auto = CUDA when it works, else CPU (default: %(default)s)")
+    serve.add_argument("--provider", choices=("auto", "cpu", "cuda", "tensorrt"), default="auto",
+                       help="execution provider: auto = CUDA when it works, else CPU; tensorrt only when asked "
+                            "(default: %(default)s)")
     serve.add_argument("--threads", type=int, default=0, metavar="N",
                        help="ONNX Runtime intra-op threads; 0 = one per physical core (default)")
     serve.add_argument("--max-batch", type=_positive, default=32, metavar="N",

@@ -16,7 +16,7 @@ import numpy as np
 
 from .encoding import EncodedTexts, join_encoded, pad_batch, split_encoded
 from .errors import InferenceError, InputError, ModelError
-from .scoring import Prediction, probabilities
+from .scoring import Prediction, non_finite_message, probabilities
 
 if TYPE_CHECKING:
     from .pipeline import Classifier
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ScoredText(Prediction):
-    """A :class:`Prediction` that also keeps the model's raw scores (logits), one per label in label order."""
+    """A :class:`Prediction` that also keeps the model's raw scores (logits) in label order: one per label, or the
+    single logit of a one-logit binary head (it speaks for the second label)."""
 
     logits: tuple[float, ...] = ()
 
@@ -87,18 +88,20 @@ class LiveScorer:
             clf.stats.add(**record, infer_ms=(time.perf_counter() - t1) * 1000.0, failed=True)
             raise exc if isinstance(exc, InferenceError) else InferenceError(f"{type(exc).__name__}: {exc}") from exc
         t2 = time.perf_counter()
-        probs = probabilities(logits, clf.multi_label)
-        finite = np.isfinite(probs).all(axis=1) & np.isfinite(logits).all(axis=1)
+        finite = np.isfinite(logits).all(axis=1)
+        probs = probabilities(logits[finite], clf.multi_label)  # NaN or inf rows get no probabilities at all
         labels = clf.labels
         out: list[ScoredText | BaseException] = []
-        for i, (p, z, ok) in enumerate(zip(probs.tolist(), logits.tolist(), finite.tolist(), strict=True)):
-            if not ok:
-                out.append(InferenceError("The model returned a score that is not a number (NaN or infinite) for "
-                                          "this text", "Check the model's export; other texts are unaffected"))
+        k = 0
+        for i in range(len(rows)):
+            if not finite[i]:
+                out.append(InferenceError(non_finite_message(logits[i])))
                 continue
+            p = probs[k].tolist()
+            k += 1
             best = max(range(len(p)), key=p.__getitem__)
             out.append(ScoredText(request.texts[rows[i]], labels[best], p[best], dict(zip(labels, p, strict=True)),
-                                  bool(encoded.truncated[rows[i]]), None, tuple(z)))
+                                  bool(encoded.truncated[rows[i]]), None, tuple(logits[i].tolist())))
         clf.stats.add(**record, infer_ms=(t2 - t1) * 1000.0, post_ms=(time.perf_counter() - t2) * 1000.0,
                       failed=not finite.all())
         return out

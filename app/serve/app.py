@@ -211,10 +211,10 @@ def create_app(host: ModelHost, metrics: ServeMetrics, *, on_startup: Callable[[
             host.count(answered=1)
         times = future.times
         metrics.observe_stages(times, len(texts))
-        if raw_scores:
+        if raw_scores:  # a one-logit binary head has one raw score, for its second label
             predictions = [{"label": p.label, "confidence": p.confidence,
-                            "scores": dict(zip(p.scores, p.logits, strict=True)), "truncated": p.truncated}
-                           for p in results]
+                            "scores": dict(zip(list(p.scores)[-len(p.logits):], p.logits, strict=True)),
+                            "truncated": p.truncated} for p in results]
         else:
             predictions = [{"label": p.label, "confidence": p.confidence, "scores": p.scores,
                             "truncated": p.truncated} for p in results]

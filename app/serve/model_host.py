@@ -22,7 +22,7 @@ MiB = 1024 * 1024
 # batch (the default model on one core: 12.3 ms per 128-token text alone, 10.3 in eights, 14.4 in 32s; section 3 of
 # docs/PERFORMANCE.md), so a big call only makes every text in it wait for the slowest: closed-loop callers then
 # all get their answers at once and the core idles until they send again, and ONNX Runtime's arena grows with the
-# call (section 8). Short calls let answers stream out. A GPU gains from big batches.
+# call (section 9). Short calls let answers stream out. A GPU gains from big batches.
 LIVE_TOKENS = {"CPU": 256, "CUDA": 8192}
 
 
