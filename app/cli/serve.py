@@ -12,16 +12,6 @@ from ..engine.errors import InputError
 API_KEY_ENV = "SIEVE_API_KEY"
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
-    return value
-
-
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -51,6 +41,9 @@ def _positive_float(text: str) -> float:
 
 def add_commands(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
     """Register ``serve`` and ``loadgen`` on the ``sieve`` parser; returns their handlers by name."""
+    # The package's own argument type, imported here because the package imports this module.
+    from . import _positive
+
     serve = sub.add_parser(
         "serve", help="serve the model over HTTP (POST /predict, /health, /ready, /info, /metrics)",
         description="Serve a model over HTTP: POST /predict takes {\"texts\": [...]} (or TEI's {\"inputs\": ...}) and "
