@@ -1,6 +1,6 @@
 """The continuous micro-batcher: concurrent requests share model calls without waiting for each other.
 
-Three stages on their own threads, joined by one lock and condition:
+Three stages on their own threads, joined by one lock (with a wake-up list for the tokenizer and one for runners):
 
 - **callers** (:meth:`MicroBatcher.submit`) put a request on the intake and get a future back at once; when more
   than ``max_queue`` requests are waiting the request is refused (:class:`Overloaded`) instead of queued.
