@@ -20,4 +20,7 @@ def test_void_qt_calls_do_not_drain_references_to_none(qtbot) -> None:  # noqa: 
         painter.drawLine(QPointF(0, 0), QPointF(5, 5))
     after = sys.getrefcount(None)
     painter.end()
-    assert after - before > -100, "this PySide6 build loses a None reference per call; pin another version"
+    # The broken build loses one reference per void call: -4,000 here. Other threads of the test process (servers,
+    # workers of earlier tests) move None's count by a few hundred either way, so only a loss of the call count's
+    # order fails (seen: -154 on a loaded machine with a correct build).
+    assert after - before > -1000, "this PySide6 build loses a None reference per call; pin another version"
