@@ -15,7 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ("engine_overhead", "padding", "microbatcher", "serve", "peer", "desktop", "dashboard", "scale", "long_line",
-         "whole_process", "scale_out")
+         "whole_process", "scale_out", "quantization")
 
 
 def main() -> int:
