@@ -434,8 +434,10 @@ def model_card(info: dict) -> str:
         f"{'one scale per output channel' if opts['per_channel'] else 'one scale per matrix'}"
         f"{' (7-bit range)' if opts['reduce_range'] else ''}; uint8 activations"
         f"{' with symmetric ranges' if opts['symmetric_activations'] else ''}; "
-        f"{q['quantized_matmuls']} MatMuls with constant weights quantized"
-        f"{', attention MatMuls too' if opts['attention'] else ' (the attention score MatMuls stay float)'}; "
+        f"{q['quantized_matmuls']} matrix products with constant weights quantized (per layer the Q/K/V, "
+        "attention-output and two feed-forward projections"
+        f"{', plus the pooler and classifier' if opts['gemm'] else ''})"
+        f"{', and the attention MatMuls too' if opts['attention'] else '; the attention score MatMuls stay float'}; "
         + ("only those MatMuls read the int8 copies of their inputs, every other reader (the residual stream, "
            "LayerNorm) reads the float tensor; " if opts["float_bypass"] else "")
         + ("the Q, K and V projections of each layer packed into one MatMul (the same products in fewer, larger "
@@ -493,8 +495,9 @@ def model_card(info: dict) -> str:
         f"blank on {c['rows_without_confidence']} rows); every row was kept. Neutral vs the other "
         "two classes is where most errors are (see the confusion matrix).",
         "- Texts longer than the truncation length are cut (Sieve marks them `truncated`).",
-        "- int8 speed depends on the CPU: the figures above come from a CPU with AVX-512 VNNI int8 instructions; "
-        "CPUs without them run int8 products more slowly and may round differently, but still per text.",
+        f"- int8 speed depends on the CPU: the figures above come from a CPU {info['int8_instructions']}. CPUs "
+        "without VNNI run int8 products more slowly (and ONNX Runtime's AVX2 kernels can saturate on large "
+        "products, which changes rounding), but each text is still computed on its own.",
         "",
     ]
     return "\n".join(lines)
@@ -591,6 +594,7 @@ def main(argv: list[str] | None = None) -> int:
     info = {
         "built": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {_cpu_name()}, Python {platform.python_version()}",
+        "int8_instructions": _int8_instructions(),
         "corpus": corpus,
         "splits": splits,
         "train": train,
@@ -641,6 +645,20 @@ def main(argv: list[str] | None = None) -> int:
     for what, ok in checks.items():
         log(f"{'OK' if ok else 'CHECK FAILED'}: {what}")
     return 0 if all(checks.values()) else 1
+
+
+def _int8_instructions() -> str:
+    """Which int8 dot-product instructions this CPU has, in words (they decide int8 speed)."""
+    try:
+        flags = set(next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                         if line.startswith("flags")).split(":", 1)[1].split())
+    except (OSError, StopIteration):
+        return "whose int8 instructions were not read"
+    if "avx512_vnni" in flags:
+        return "with AVX-512 VNNI int8 instructions"
+    if "avx_vnni" in flags:
+        return "with AVX-VNNI int8 instructions"
+    return "without VNNI int8 instructions" + (" (AVX2)" if "avx2" in flags else "")
 
 
 def _cpu_name() -> str:
