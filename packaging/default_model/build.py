@@ -399,9 +399,9 @@ def model_card(info: dict) -> str:
         "(p50 of every call; lowest per-round p50 in brackets). Static vs dynamic int8: throughput "
         f"{vs['throughput_median']:.2f}× ({vs['throughput_best']:.2f}× best rounds), batch-1 p50 "
         f"{vs['batch1_p50']:.2f}× ({vs['batch1_p50_best']:.2f}×). The machine is a shared 2-core virtual machine "
-        f"(load average {info['load_average']} when the timing started, other jobs running): other processes only "
-        "add time, and the more small kernels a model runs the more it loses to them, so the best rounds are the "
-        "closer measure of what each model costs. Label flips and |Δprob|: the worst over the three batchings in "
+        f"(1-minute load average {info['load_average']} when the timing started, this build's own earlier steps "
+        "included): other processes only add time, and the more small kernels a model runs the more it loses to "
+        "them, so on a busy machine the best rounds are the closer measure of what each model costs. Label flips and |Δprob|: the worst over the three batchings in "
         "*Batch invariance*.",
         "",
         f"Static int8 and fp32 pick the same label on {info['agreement']['static_int8_vs_fp32']:.1%} of test texts; "
