@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # the engine's data modules (numpy) and the workers load afte
     from ..engine.results import ResultStore
     from ..engine.sweep import SweepPlan, SweepPoint
     from .inputs import ColumnChooser, InputFile
-    from .workers import ExportWorker, ModelLoader, RunOutcome, ScoringWorker, SweepWorker
+    from .workers import DoctorWorker, ExportWorker, ModelLoader, RunOutcome, ScoringWorker, SweepWorker
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,7 @@ class RunController(QObject):
     sweep_point = Signal(object)  # SweepPoint
     sweep_finished = Signal()
     exported = Signal(str, int)  # path, rows (results exports)
+    doctor_report = Signal(object)  # DoctorReport, asked for from the model panel
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -144,6 +145,7 @@ class RunController(QObject):
         self._runner: ScoringWorker | None = None
         self._sweeper: SweepWorker | None = None
         self._exporter: ExportWorker | None = None
+        self._doctor: DoctorWorker | None = None
         self._job_sources: dict[int, int] = {}
         self._run_started = 0.0
         self._evaluation: tuple[tuple[int, int], Evaluation | None] | None = None
@@ -568,6 +570,25 @@ class RunController(QObject):
         self.message.emit(f"Wrote {plural(n, 'batch record')} to {path}.")
         return True
 
+    # ------------------------------------------------------------------ GPU setup report
+    def check_gpu_setup(self) -> bool:
+        """``sieve doctor`` in the background, on the loaded model (else the embedded one); ``doctor_report`` follows."""
+        if self._doctor is not None:
+            return False  # one report at a time; the one under way answers
+        from .workers import DoctorWorker, start
+
+        worker = DoctorWorker(self.card.path if self.card is not None else None)
+        worker.reported.connect(self.doctor_report)
+        worker.failed.connect(lambda sentence: self.error.emit("GPU setup report failed", sentence))
+        worker.finished.connect(self._doctor_done)
+        self._doctor = worker
+        self.message.emit("Checking what a CUDA run needs on this machine…")
+        self._track(start(worker, "sieve-doctor"))
+        return True
+
+    def _doctor_done(self) -> None:
+        self._doctor = None
+
     # ------------------------------------------------------------------ lifetime
     def _track(self, thread: QThread) -> None:
         self.threads.add(thread)
@@ -579,7 +600,7 @@ class RunController(QObject):
 
         self.closed = True
         self._queued_path = None
-        for worker in (self._runner, self._sweeper, self._exporter, self._loader):
+        for worker in (self._runner, self._sweeper, self._exporter, self._loader, self._doctor):
             if worker is not None:
                 worker.cancel()
         deadline = time.perf_counter() + timeout_ms / 1000

@@ -1,4 +1,5 @@
-"""Small dialogs: the column/field chooser shown when importing a table, and the keyboard-shortcut list."""
+"""Small dialogs: the column/field chooser shown when importing a table, the keyboard-shortcut list, and the GPU setup
+report (``sieve doctor``) opened from the model panel."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -115,3 +118,36 @@ def error_dialog(parent: QWidget, title: str, message: str) -> QMessageBox:
     dialog.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     dialog.open()
     return dialog
+
+
+class DoctorDialog(QDialog):
+    """``sieve doctor``'s report, as the CLI prints it, with the verdict on top and the fix commands to copy."""
+
+    def __init__(self, report, parent: QWidget | None = None) -> None:  # noqa: ANN001 - engine.doctor.DoctorReport
+        from PySide6.QtGui import QFontDatabase, QGuiApplication
+
+        super().__init__(parent)
+        self.setObjectName("doctorDialog")
+        self.setWindowTitle("GPU setup (sieve doctor)")
+        self.verdict = QLabel(html.escape(report.verdict))
+        self.verdict.setObjectName("doctorVerdict")
+        self.verdict.setWordWrap(True)
+        self.report = QPlainTextEdit("\n".join(report.lines()))
+        self.report.setObjectName("doctorReport")
+        self.report.setReadOnly(True)
+        self.report.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.report.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.copy_fixes = QPushButton("Copy fixes")
+        self.copy_fixes.setToolTip("Copy the commands that close each gap, in order")
+        self.copy_fixes.setEnabled(bool(report.fixes))
+        buttons.addButton(self.copy_fixes, QDialogButtonBox.ButtonRole.ActionRole)
+        fixes = "\n".join(report.fixes)
+        self.copy_fixes.clicked.connect(lambda: QGuiApplication.clipboard().setText(fixes))
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.verdict)
+        layout.addWidget(self.report, 1)
+        layout.addWidget(buttons)
+        width = self.report.fontMetrics().horizontalAdvance("x" * 100)
+        self.resize(min(width + 60, 1000), 460)

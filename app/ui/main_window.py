@@ -179,6 +179,8 @@ class MainWindow(QMainWindow):
         mp.recent_chosen.connect(self.load_model)
         mp.reload_requested.connect(lambda: (c.set_options(mp.options()), c.reload_model()))
         mp.policy_changed.connect(lambda: c.set_options(mp.options()))
+        mp.doctor_requested.connect(c.check_gpu_setup)
+        c.doctor_report.connect(self.show_doctor_report)
         ip.run_requested.connect(self.run)
         ip.cancel_requested.connect(c.cancel)
         ip.import_requested.connect(f.texts)
@@ -217,6 +219,13 @@ class MainWindow(QMainWindow):
         self.plots_built.emit()
 
     # ------------------------------------------------------------------ messages
+    def show_doctor_report(self, report) -> None:  # noqa: ANN001 - engine.doctor.DoctorReport
+        from .dialogs import DoctorDialog
+
+        self.status.show_message(report.verdict)
+        self.doctor_dialog = DoctorDialog(report, self)
+        self.doctor_dialog.open()
+
     def show_error(self, title: str, message: str) -> None:
         """One sentence in the status bar and in a window-modal dialog (not in the self-test); work goes on."""
         self.last_error = message

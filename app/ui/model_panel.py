@@ -53,6 +53,7 @@ class ModelPanel(QWidget):
     recent_chosen = Signal(str)
     reload_requested = Signal()  # provider or threads changed: the session must be rebuilt
     policy_changed = Signal()  # max batch / max tokens changed: applied without reloading
+    doctor_requested = Signal()  # the GPU setup report (sieve doctor)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -103,6 +104,10 @@ class ModelPanel(QWidget):
             self.provider.addItem(text, value)
         self.provider_state = _wrapping(QLabel())
         self.provider_state.setObjectName("providerState")
+        self.doctor_link = QLabel("<a href='doctor'>Check the GPU setup (sieve doctor)…</a>")
+        self.doctor_link.setObjectName("doctorLink")
+        self.doctor_link.setToolTip("What a CUDA run needs, what this machine has, and the command that closes each gap")
+        self.doctor_link.linkActivated.connect(lambda _href: self.doctor_requested.emit())
         self.threads = QSpinBox()
         self.threads.setRange(0, max(1, os.cpu_count() or 1) * 2)
         self.threads.setSpecialValueText("auto")
@@ -122,6 +127,7 @@ class ModelPanel(QWidget):
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("Provider", self.provider)
         form.addRow(self.provider_state)
+        form.addRow(self.doctor_link)
         form.addRow("Threads", self.threads)
         form.addRow("Max batch", self.max_batch)
         form.addRow("Max tokens", self.max_tokens)

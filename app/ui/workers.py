@@ -145,6 +145,21 @@ class ModelLoader(_Worker):
         self.loaded.emit(clf)
 
 
+class DoctorWorker(_Worker):
+    """``sieve doctor``'s report for the model panel's link: it loads libraries and runs a test session (about 1 s)."""
+
+    reported = Signal(object)  # DoctorReport
+
+    def __init__(self, model: str | Path | None) -> None:
+        super().__init__()
+        self.model = model
+
+    def work(self) -> None:
+        from ..engine.doctor import run_doctor
+
+        self.reported.emit(run_doctor(self.model))
+
+
 # ---------------------------------------------------------------------------------------------- scoring
 @dataclass
 class Job:
