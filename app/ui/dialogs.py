@@ -129,7 +129,7 @@ class DoctorDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("doctorDialog")
         self.setWindowTitle("GPU setup (sieve doctor)")
-        self.verdict = QLabel(html.escape(report.verdict))
+        self.verdict = QLabel(html.escape(report.verdict.replace("the fixes above", "the fixes below")))
         self.verdict.setObjectName("doctorVerdict")
         self.verdict.setWordWrap(True)
         self.report = QPlainTextEdit("\n".join(report.lines()))
@@ -149,5 +149,6 @@ class DoctorDialog(QDialog):
         layout.addWidget(self.verdict)
         layout.addWidget(self.report, 1)
         layout.addWidget(buttons)
-        width = self.report.fontMetrics().horizontalAdvance("x" * 100)
-        self.resize(min(width + 60, 1000), 460)
+        width = self.report.fontMetrics().horizontalAdvance("x" * 140)  # most report lines fit without scrolling
+        screen = (parent.screen() if parent is not None else QGuiApplication.primaryScreen()).availableGeometry()
+        self.resize(min(width + 60, screen.width() - 40), min(480, screen.height() - 40))

@@ -104,7 +104,7 @@ class ModelPanel(QWidget):
             self.provider.addItem(text, value)
         self.provider_state = _wrapping(QLabel())
         self.provider_state.setObjectName("providerState")
-        self.doctor_link = QLabel("<a href='doctor'>Check the GPU setup (sieve doctor)…</a>")
+        self.doctor_link = _wrapping(QLabel("<a href='doctor'>Check the GPU setup (sieve doctor)…</a>"))
         self.doctor_link.setObjectName("doctorLink")
         self.doctor_link.setToolTip("What a CUDA run needs, what this machine has, and the command that closes each gap")
         self.doctor_link.linkActivated.connect(lambda _href: self.doctor_requested.emit())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from PySide6.QtWidgets import QScrollArea
+
 from .conftest import load
 
 
@@ -16,7 +18,14 @@ def test_the_gpu_setup_link_shows_the_doctor_report_for_the_loaded_model(qtbot, 
     panel = window.model_panel
     link = panel.doctor_link
     assert link.isVisibleTo(window) and "sieve doctor" in link.text()
-    assert link.width() <= panel.width()  # inside the dock, which never scrolls sideways
+    window.resize(1280, 800)
+    qtbot.waitUntil(lambda: window.width() <= 1280)
+    viewport = window.model_dock.findChild(QScrollArea, "modelScroll").viewport()
+    assert panel.width() <= viewport.width()  # the dock never scrolls sideways, so nothing may be wider than it
+    state = panel.provider_state
+    qtbot.wait(200)  # let the dock's layout settle at the new size
+    assert state.height() >= state.heightForWidth(state.width())  # every line of the CUDA reason is shown
+    assert link.geometry().top() >= state.geometry().bottom()  # and the link sits under it, not on it
 
     ran_on: list[str] = []
     real = doctor.run_doctor
@@ -35,7 +44,8 @@ def test_the_gpu_setup_link_shows_the_doctor_report_for_the_loaded_model(qtbot, 
     qtbot.waitUntil(lambda: getattr(window, "doctor_dialog", None) is not None and window.doctor_dialog.isVisible())
     dialog = window.doctor_dialog
     assert dialog.report.toPlainText() == "\n".join(report.lines())
-    assert dialog.verdict.text() == report.verdict
+    assert dialog.verdict.text() == report.verdict.replace("the fixes above", "the fixes below")
+    assert dialog.width() <= window.screen().availableGeometry().width()
     assert dialog.copy_fixes.isEnabled() == bool(report.fixes)
     if report.fixes:
         dialog.copy_fixes.click()
