@@ -179,11 +179,12 @@ def _stopped(exc: BaseException, target: Target, checkpoint: Checkpoint | None, 
     if checkpoint is not None and (not done or disk_full):
         checkpoint.clear()  # nothing finished, or no room for it: leave no partial file behind
     if disk_full and target.path is not None:
-        removed = f"the unfinished output ({done} rows) was removed" if done else "nothing was written"
+        removed = f"the unfinished output ({count(done, 'row')}) was removed" if done else "nothing was written"
         return OutputError(exc.message, f"{exc.hint}; {removed}", disk_full=True)
     if checkpoint is None or not done:
         return exc
-    kept = f"{done} rows are kept in {checkpoint.partial.name}; rerun with --resume to continue"
+    kept = (f"{count(done, 'row')} {'is' if done == 1 else 'are'} kept in {checkpoint.partial.name}; rerun with "
+            "--resume to continue")
     if isinstance(exc, SieveError):
         return type(exc)(exc.message, f"{exc.hint + '. ' if exc.hint else ''}{kept}")
     print(f"sieve: interrupted: {kept}", file=sys.stderr)

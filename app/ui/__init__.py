@@ -37,8 +37,13 @@ def process_started() -> float:
 
 
 def tune_process() -> None:
-    """Process-wide settings for a responsive window (called once, before the window is built)."""
+    """Process-wide settings for a responsive window (called once, before the window is built): a short GIL switch
+    interval, and cyclic garbage collection on the GUI thread only (``collector.py``: a collection on a worker thread
+    that frees a Qt object hangs the process)."""
+    from .collector import collect_on_gui_thread
+
     sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
+    collect_on_gui_thread()
 
 
 def freeze_heap() -> None:

@@ -40,8 +40,14 @@ def test_ctrl_c_while_starting_prints_no_traceback(tmp_path, delay_ms):
         proc.wait(30)
         proc.stderr.close()
     told = [line for line in rest.splitlines() if not line.startswith("import time:")]
-    assert "Traceback" not in rest and "KeyboardInterrupt" not in rest, rest
+    assert "Traceback" not in rest and "KeyboardInterrupt" not in rest, "\n".join(told)
     if code == 0:  # a fast machine may finish scoring one line within 50 ms: then nothing was interrupted
         return
-    assert code == 130, rest
-    assert told == ["sieve: interrupted"], told
+    assert code == 130, "\n".join(told)
+    # Interrupted while starting, the run says only that; on a fast machine the signal may come once the line is
+    # scored (its row kept for --resume) or written: then the run's own lines come first. Never a traceback.
+    assert told[-1] == "sieve: interrupted", told
+    assert all(line.startswith("sieve: ") for line in told), told
+    if len(told) > 1:
+        assert told[0] in ("sieve: interrupted: 1 row is kept in .in.scored.csv.sieve-partial; rerun with --resume "
+                           "to continue", "sieve: wrote in.scored.csv (1 row)"), told

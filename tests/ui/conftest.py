@@ -13,6 +13,16 @@ from PySide6.QtCore import QSettings  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def gui_thread_collector(qapp):  # noqa: ANN001, ANN201
+    """Garbage collection on the GUI thread only, as the app sets it up (``app.ui.tune_process``): without it a
+    collection on a worker thread can reach a closed test window and hang in its destructor."""
+    from app.ui.collector import collect_on_gui_thread
+
+    collector = collect_on_gui_thread()
+    yield collector
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> QSettings:
     return QSettings(str(tmp_path / "sieve.ini"), QSettings.Format.IniFormat)
