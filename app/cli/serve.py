@@ -109,7 +109,37 @@ def add_commands(sub: argparse._SubParsersAction) -> dict[str, Callable[[argpars
     load.add_argument("--api-key", metavar="KEY", help=f"send 'Authorization: Bearer KEY' (default: ${API_KEY_ENV})")
     load.add_argument("--json", metavar="OUT", help="also write the report (with per-second snapshots) as JSON")
     load.add_argument("-q", "--quiet", action="store_true", help="no per-second lines, only the final report")
+    load.add_argument("--events", action="store_true",
+                      help="for programs: write each second's snapshot and then the report as JSON lines on standard "
+                           "output ({\"snapshot\": ...} ... {\"report\": ...}) instead of the text report")
     return {"serve": cmd_serve, "loadgen": cmd_loadgen}
+
+
+def exit_with_parent() -> None:
+    """With ``SIEVE_EXIT_WITH_PARENT=1``: stop as on Ctrl+C once standard input closes (the parent has ended).
+
+    A program that starts ``sieve serve`` or ``sieve loadgen`` as its child (the window does) sets it and keeps the
+    child's standard input open: when that program ends in any way, even killed, the pipe closes and the child
+    stops, so no server or load is ever left running behind it.
+    """
+    import signal
+    import threading
+
+    from ..serve.local_server import EXIT_WITH_PARENT_ENV
+
+    if os.environ.get(EXIT_WITH_PARENT_ENV) != "1" or sys.stdin is None:
+        return
+    fd = sys.stdin.fileno()
+
+    def watch() -> None:  # os.read, not sys.stdin: a daemon thread in a buffered read aborts Python at exit
+        try:
+            while os.read(fd, 4096):
+                pass
+        except OSError:
+            pass
+        os.kill(os.getpid(), signal.SIGINT)  # serve: drain and exit; loadgen: cancel and report what was measured
+
+    threading.Thread(target=watch, name="sieve-exit-with-parent", daemon=True).start()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -122,6 +152,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_texts=args.max_texts, max_body_bytes=int(args.max_body_mb * MiB),
         api_key=args.api_key or os.environ.get(API_KEY_ENV) or None, cors_origins=tuple(args.cors_origin),
         host=args.host, port=args.port)
+    exit_with_parent()
     return serve(options)
 
 
@@ -139,10 +170,24 @@ def cmd_loadgen(args: argparse.Namespace) -> int:
                     concurrency=None if args.rate else (args.concurrency or 1), duration_s=args.duration,
                     timeout_s=args.timeout_s, api_key=args.api_key or os.environ.get(API_KEY_ENV) or None)
     print(plan.describe(), file=sys.stderr, flush=True)
-    report = run_load_blocking(plan, on_snapshot=None if args.quiet else
-                               (lambda s: print(s.line(), file=sys.stderr, flush=True)))
-    for line in report.lines():
-        print(line)
+    exit_with_parent()
+    if args.events:
+        import orjson
+
+        def show(snapshot) -> None:  # noqa: ANN001 - Snapshot
+            sys.stdout.buffer.write(orjson.dumps({"snapshot": snapshot}) + b"\n")
+            sys.stdout.flush()
+    else:
+        def show(snapshot) -> None:  # noqa: ANN001 - Snapshot
+            if not args.quiet:
+                print(snapshot.line(), file=sys.stderr, flush=True)
+    report = run_load_blocking(plan, on_snapshot=show)
+    if args.events:
+        sys.stdout.buffer.write(orjson.dumps({"report": report.as_dict()}) + b"\n")
+        sys.stdout.flush()
+    else:
+        for line in report.lines():
+            print(line)
     if args.json:
         with atomic_path(Path(args.json)) as tmp:
             tmp.write_text(json.dumps(report.as_dict(), indent=2), encoding="utf-8")

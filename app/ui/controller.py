@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QThread, Signal
 
 from ..engine.errors import SieveError
+from .serve_control import ServeController
 from .text import duration, plural
 
 if TYPE_CHECKING:  # the engine's data modules (numpy) and the workers load after the window has painted
@@ -152,6 +153,7 @@ class RunController(QObject):
         self.batcher = None
         self._quick_number = 0
         self._bridge = None  # a QuickBridge, made with the first model
+        self.serve = ServeController(self)  # the Serve tab: a local sieve serve and load runs against servers
 
     @property
     def store(self) -> ResultStore:
@@ -347,6 +349,7 @@ class RunController(QObject):
             self.message.emit("Cancelling after the current batch…")
         if self._sweeper is not None:
             self._sweeper.cancel()
+        self.serve.cancel()
 
     def clear_results(self) -> None:
         if self.running:
@@ -603,6 +606,7 @@ class RunController(QObject):
         for worker in (self._runner, self._sweeper, self._exporter, self._loader, self._doctor):
             if worker is not None:
                 worker.cancel()
+        self.serve.shutdown()  # the load stops at once; the local server is stopped (SIGTERM, then SIGKILL)
         deadline = time.perf_counter() + timeout_ms / 1000
         for thread in list(self.threads):
             remaining = max(1, int((deadline - time.perf_counter()) * 1000))

@@ -88,6 +88,21 @@ class FileDialogs:
         if path:
             self._written(path, self.controller.write_sweep(path, points))
 
+    def serve_texts(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Texts to send", self.settings.folder(keys.LAST_INPUT_DIR),
+                                              TEXTS_FILTER)
+        self.window.serve.set_texts_file(path or None)
+        if path:
+            self.settings.set(keys.LAST_INPUT_DIR, str(Path(path).parent))
+
+    def serve_run(self) -> None:
+        if self.controller.serve.record is None:
+            self.window.show_error("Nothing to export", "There is no load run to export yet. Run one first.")
+            return
+        path = self._ask_save("Export load run", "load-run.json", "JSON (*.json)")
+        if path:
+            self._written(path, self.controller.serve.write_record(path.with_suffix(".json")))
+
     def plot(self, card: PlotCard) -> None:
         path = self._ask_save("Save plot as PNG", f"{card.name}.png", "PNG images (*.png)")
         if not path:

@@ -33,6 +33,7 @@ from .input_panel import InputPanel
 from .model_panel import ModelDock
 from .plots import import_in_background
 from .results_view import ResultsPanel
+from .serve_view import ServePanel
 from .settings import Settings, restore_window, save_window
 from .status import ModelStatus, NoticesButton, StatusMessage
 from .sweep_view import SweepPanel, cuda_unusable_reason
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         self.results.setMinimumHeight(180)
         self.dashboard = LatencyDashboard()
         self.sweep = SweepPanel()
+        self.serve = ServePanel()
         self.evaluation = EvaluationPanel()
         self.tabs = QTabWidget()
         self.tabs.setObjectName("bottomTabs")
@@ -75,6 +77,7 @@ class MainWindow(QMainWindow):
         self._tab_actions: list[QAction] = []
         self.add_bottom_tab(self.dashboard, "&Latency", "Ctrl+1")
         self.add_bottom_tab(self.sweep, "S&weep", "Ctrl+2")
+        self.add_bottom_tab(self.serve, "Se&rve", "Ctrl+3")
         self.add_bottom_tab(self.evaluation, "E&valuation", "Ctrl+E")
         self.main_split = QSplitter(Qt.Orientation.Vertical)
         self.main_split.setObjectName("mainSplit")
@@ -195,8 +198,24 @@ class MainWindow(QMainWindow):
         self.sweep.run_requested.connect(self.run_sweep)
         self.sweep.cancel_requested.connect(c.cancel_sweep)
         self.sweep.export_requested.connect(f.sweep)
-        for panel in (self.dashboard, self.sweep, r.counts):
+        for panel in (self.dashboard, self.sweep, self.serve, r.counts):
             panel.save_requested.connect(f.plot)
+        sc, sv = c.serve, self.serve
+        sc.server_changed.connect(sv.show_server)
+        sc.server_log.connect(sv.append_log)
+        sc.run_started.connect(sv.run_started)
+        sc.run_changed.connect(sv.run_changed)
+        sc.run_finished.connect(sv.run_finished)
+        sc.busy_changed.connect(sv.set_running)
+        sc.busy_changed.connect(lambda _busy: sv.show_server(sc.status))
+        sc.message.connect(self.status.show_message)
+        sc.error.connect(self.show_error)
+        sv.start_server_requested.connect(self.start_server)
+        sv.stop_server_requested.connect(sc.stop_server)
+        sv.run_requested.connect(self.run_serve)
+        sv.cancel_requested.connect(sc.cancel)
+        sv.export_requested.connect(f.serve_run)
+        sv.choose_file_requested.connect(f.serve_texts)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
         if event.type() == QEvent.Type.Paint and self.first_paint is None:
@@ -215,6 +234,7 @@ class MainWindow(QMainWindow):
             return
         self.dashboard.build()
         self.sweep.build()
+        self.serve.build()
         self.results.counts.build()
         self.plots_built.emit()
 
@@ -309,6 +329,26 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot run the sweep", str(exc))
             return
         self.controller.run_sweep(plan)
+
+    # ------------------------------------------------------------------ serving
+    def start_server(self) -> None:
+        try:
+            settings = self.serve.server_settings(self.controller.model_path, first_only=True)[0]
+        except SieveError as exc:
+            self.show_error("Cannot start the server", str(exc))
+            return
+        self.controller.serve.start_server(settings)
+
+    def run_serve(self) -> None:
+        """A load run from the Serve tab (its texts are read on the worker)."""
+        try:
+            plan, source = self.serve.plan(self.controller.model_path)
+        except SieveError as exc:
+            self.show_error("Cannot run the load", str(exc))
+            return
+        if source[0] == "pasted":
+            source = ("pasted", None, tuple(self.input_panel.pasted_texts()))
+        self.controller.serve.run(plan, source)
 
     # ------------------------------------------------------------------ exports
     def write_results(self, path: Path, *, shown_only: bool = False) -> None:

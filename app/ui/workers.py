@@ -67,6 +67,10 @@ def describe(exc: BaseException) -> str:
 class _Worker(QObject):
     failed = Signal(str)
     finished = Signal()
+    # Lower this worker's CPU priority (see background_priority). Not for workers that start processes: a child
+    # inherits its starting thread's nice value, and a server or load generator measured at nice 10 would lose to
+    # every other program on the machine.
+    background = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -78,7 +82,7 @@ class _Worker(QObject):
     @Slot()
     def run(self) -> None:
         try:
-            if os.environ.get("SIEVE_WORKER_PRIORITY") != "normal":
+            if self.background and os.environ.get("SIEVE_WORKER_PRIORITY") != "normal":
                 background_priority()
             self.work()
         except BaseException as exc:  # noqa: BLE001 - every failure becomes a sentence, never a dead thread
@@ -332,3 +336,57 @@ def sweep_point_row(p: SweepPoint) -> list[str]:
 
 
 Callback = Callable[..., None]
+
+
+# ---------------------------------------------------------------------------------------------- serving
+class BackgroundCall(_Worker):
+    """Runs one blocking call off the GUI thread (starting or stopping a local server); ``done`` carries its result."""
+
+    done = Signal(object)
+    background = False  # it starts processes
+
+    def __init__(self, call: Callable[[], object]) -> None:
+        super().__init__()
+        self.call = call
+
+    def work(self) -> None:
+        self.done.emit(self.call())
+
+
+class InspectionWorker(_Worker):
+    """Reads the texts to send, then runs a latency inspection of served models (``app.serve.inspection``).
+
+    ``planned`` carries the plan with its texts; every event of the run follows through ``event``. The load itself
+    runs in a child process per step (``load_in="process"``, the default) or on a thread here (``"thread"``).
+    """
+
+    planned = Signal(object)  # InspectionPlan
+    event = Signal(object)  # an app.serve.inspection event
+    background = False  # it starts servers and load generators
+
+    def __init__(self, plan, texts_source: tuple, servers, load_in: str = "process") -> None:  # noqa: ANN001
+        super().__init__()
+        self.plan, self.texts_source, self.servers, self.load_in = plan, texts_source, servers, load_in
+        self.inspection = None
+        self._lock = threading.Lock()
+
+    def cancel(self) -> None:
+        super().cancel()
+        with self._lock:
+            inspection = self.inspection
+        if inspection is not None:
+            inspection.cancel()
+
+    def work(self) -> None:
+        from dataclasses import replace
+
+        from ..serve.inspection import Inspection, ProcessLoad, ThreadLoad, texts_from
+
+        plan = replace(self.plan, texts=texts_from(*self.texts_source))
+        self.planned.emit(plan)
+        with self._lock:
+            load = ThreadLoad() if self.load_in == "thread" else ProcessLoad()
+            self.inspection = Inspection(plan, self.event.emit, self.servers, load)
+            if self.cancel_event.is_set():
+                self.inspection.cancel()
+        self.inspection.run()

@@ -100,3 +100,45 @@ def test_sieve_loadgen_command(tiny_server, tmp_path):
     refused = subprocess.run([*cmd[:4], "http://127.0.0.1:9", "--rate", "5", "--duration", "0.2", "-q"], cwd=REPO,
                              capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "No request succeeded" in refused.stderr
+
+
+def test_ctrl_c_stops_sieve_loadgen_and_still_reports_what_was_measured(tiny_server):
+    """--events writes each second and then the report as JSON lines; Ctrl+C ends the load and the report comes."""
+    import signal
+
+    cmd = [sys.executable, "-m", "app", "loadgen", tiny_server.url, "--rate", "20", "--duration", "600", "--events"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = json.loads(proc.stdout.readline())  # one whole second measured
+        assert first["snapshot"]["second"] == 0 and first["snapshot"]["ok_per_s"] == 20
+        proc.send_signal(signal.SIGINT)
+        lines = [json.loads(line) for line in proc.stdout]
+        assert proc.wait(60) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    report = lines[-1]["report"]
+    assert report["cancelled"] and report["ok"] >= 20 and report["snapshots"][0] == first["snapshot"]
+    assert all("snapshot" in line for line in lines[:-1])
+
+
+def test_the_parent_s_end_stops_sieve_loadgen(tiny_server):
+    """With SIEVE_EXIT_WITH_PARENT=1 the load stops once standard input closes (the program that started it
+    ended), and what was measured is still reported."""
+    import os
+
+    env = {**os.environ, "SIEVE_EXIT_WITH_PARENT": "1"}
+    cmd = [sys.executable, "-m", "app", "loadgen", tiny_server.url, "--rate", "20", "--duration", "600", "--events"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        json.loads(proc.stdout.readline())
+        proc.stdin.close()
+        lines = [json.loads(line) for line in proc.stdout]
+        assert proc.wait(60) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert lines[-1]["report"]["cancelled"] and lines[-1]["report"]["ok"] >= 20
