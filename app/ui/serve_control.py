@@ -125,18 +125,25 @@ class ServeController(QObject):
         servers = self.servers
         job = BackgroundCall(lambda: servers.ensure(settings))
         job.done.connect(self._server_started)
-        job.failed.connect(lambda message: self._set_status(ServerStatus("failed", settings, message=message)))
+        job.failed.connect(self._server_failed)
         job.finished.connect(self._server_job_done)
         self._server_job = job
         self._set_status(ServerStatus("starting", settings))
         self.owner._track(start(job, "sieve-serve-start"))
 
     def _server_started(self, server: LocalServer) -> None:
+        # the job is over once it has answered: a Run clicked before its thread has wound down must not be refused
+        self._server_job = None
         self._set_status(ServerStatus("running", server.settings, server.url, server.pid, server.cold_start_s))
         self.message.emit(f"sieve serve is listening on {server.url}.")
 
-    def _server_job_done(self) -> None:
+    def _server_failed(self, message: str) -> None:
         self._server_job = None
+        self._set_status(ServerStatus("failed", self.status.settings, message=message))
+
+    def _server_job_done(self) -> None:
+        if self._server_job is self.sender():  # not a later job started once this one had answered
+            self._server_job = None
 
     def stop_server(self) -> None:
         if self._servers is None or self._server_job is not None or self.running:
@@ -146,15 +153,21 @@ class ServeController(QObject):
         servers = self._servers
         job = BackgroundCall(servers.stop)
         job.finished.connect(self._server_job_done)
-        job.finished.connect(lambda: self._set_status(ServerStatus("stopped")))
+        job.finished.connect(self._server_stopped)
         self._server_job = job
         self._set_status(ServerStatus("stopping", self.status.settings, self.status.url, self.status.pid))
         self.owner._track(start(job, "sieve-serve-stop"))
 
+    def _server_stopped(self) -> None:
+        self._set_status(ServerStatus("stopped"))
+
     # ------------------------------------------------------------------ load runs
     def run(self, plan: InspectionPlan, texts_source: tuple) -> bool:
         """Measure ``plan``'s targets with texts from ``texts_source`` (see ``app.serve.inspection.texts_from``)."""
-        if self.owner.closed or self.running or self._server_job is not None:
+        if self.owner.closed or self.running:
+            return False
+        if self._server_job is not None:
+            self.message.emit("The local server is starting or stopping; run the load once it has.")
             return False
         from .workers import InspectionWorker, start
 
