@@ -492,10 +492,12 @@ def check_answers(url: str, texts: Sequence[str], api_key: str | None, timeout_s
                          + (f": {said}" if said else ""), "Check the server's log; nothing was measured")
     try:
         predictions = json.loads(body)["predictions"]
-        assert len(predictions) == len(texts)
-    except (ValueError, KeyError, TypeError, AssertionError):
+        complete = len(predictions) == len(texts)
+    except (ValueError, KeyError, TypeError):
+        complete = False
+    if not complete:
         raise InputError(f"{url} answered, but not with {len(texts)} predictions",
-                         'The server must take {"texts": [...]} and answer {"predictions": [...]}') from None
+                         'The server must take {"texts": [...]} and answer {"predictions": [...]}')
 
 
 def _error_text(body: bytes) -> str:
