@@ -91,7 +91,7 @@ class FileDialogs:
     def serve_texts(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Texts to send", self.settings.folder(keys.LAST_INPUT_DIR),
                                               TEXTS_FILTER)
-        self.window.serve.set_texts_file(path or None)
+        self.window.serve.form.set_texts_file(path or None)
         if path:
             self.settings.set(keys.LAST_INPUT_DIR, str(Path(path).parent))
 

@@ -201,21 +201,21 @@ class MainWindow(QMainWindow):
         for panel in (self.dashboard, self.sweep, self.serve, r.counts):
             panel.save_requested.connect(f.plot)
         sc, sv = c.serve, self.serve
-        sc.server_changed.connect(sv.show_server)
-        sc.server_log.connect(sv.append_log)
+        sc.server_changed.connect(sv.form.show_server)
+        sc.server_log.connect(sv.form.append_log)
         sc.run_started.connect(sv.run_started)
         sc.run_changed.connect(sv.run_changed)
         sc.run_finished.connect(sv.run_finished)
-        sc.busy_changed.connect(sv.set_running)
-        sc.busy_changed.connect(lambda _busy: sv.show_server(sc.status))
+        sc.busy_changed.connect(sv.form.set_running)
+        sc.busy_changed.connect(lambda _busy: sv.form.show_server(sc.status))
         sc.message.connect(self.status.show_message)
         sc.error.connect(self.show_error)
-        sv.start_server_requested.connect(self.start_server)
-        sv.stop_server_requested.connect(sc.stop_server)
-        sv.run_requested.connect(self.run_serve)
-        sv.cancel_requested.connect(sc.cancel)
-        sv.export_requested.connect(f.serve_run)
-        sv.choose_file_requested.connect(f.serve_texts)
+        sv.form.start_server_requested.connect(self.start_server)
+        sv.form.stop_server_requested.connect(sc.stop_server)
+        sv.form.run_requested.connect(self.run_serve)
+        sv.form.cancel_requested.connect(sc.cancel)
+        sv.form.export_requested.connect(f.serve_run)
+        sv.form.choose_file_requested.connect(f.serve_texts)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
         if event.type() == QEvent.Type.Paint and self.first_paint is None:
@@ -333,7 +333,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ serving
     def start_server(self) -> None:
         try:
-            settings = self.serve.server_settings(self.controller.model_path, first_only=True)[0]
+            settings = self.serve.form.server_settings(self.controller.model_path, first_only=True)[0]
         except SieveError as exc:
             self.show_error("Cannot start the server", str(exc))
             return
@@ -342,7 +342,7 @@ class MainWindow(QMainWindow):
     def run_serve(self) -> None:
         """A load run from the Serve tab (its texts are read on the worker)."""
         try:
-            plan, source = self.serve.plan(self.controller.model_path)
+            plan, source = self.serve.form.plan(self.controller.model_path)
         except SieveError as exc:
             self.show_error("Cannot run the load", str(exc))
             return

@@ -35,6 +35,14 @@ LAST_INPUT_DIR = Key("lastInputDir", "")
 LAST_EXPORT_DIR = Key("lastExportDir", "")
 BOTTOM_TAB = Key("tab", 0)
 GEOMETRY: Key[QByteArray | None] = Key("geometry", None)
+# The Serve tab's form (API keys are never stored)
+SERVE_FORM: dict[str, Key] = {k.name.removeprefix("serve/"): k for k in (
+    Key("serve/remote", False), Key("serve/url", "http://127.0.0.1:8000"), Key("serve/compare", False),
+    Key("serve/compare_url", ""), Key("serve/provider", "auto"), Key("serve/threads", "0"),
+    Key("serve/max_batch", "32"), Key("serve/max_wait", "0"), Key("serve/mode", "sweep"), Key("serve/rate", 50.0),
+    Key("serve/connections", 8), Key("serve/sweep_from", 25), Key("serve/sweep_to", 120),
+    Key("serve/sweep_steps", 6), Key("serve/seconds", 4.0), Key("serve/per_request", 1),
+    Key("serve/target_ms", 50.0))}
 WINDOW_STATE: Key[QByteArray | None] = Key("windowState", None)
 
 
@@ -114,6 +122,7 @@ def restore_window(window: MainWindow, s: Settings) -> bool:
         if value is not None:
             split.restoreState(value)
     window.tabs.setCurrentIndex(s.get(BOTTOM_TAB))
+    window.serve.form.set_form_values({name: s.get(key) for name, key in SERVE_FORM.items()})
     return geometry is not None
 
 
@@ -125,4 +134,6 @@ def save_window(window: MainWindow, s: Settings) -> None:
         s.set(key, value)
     for split in window.splitters():
         s.set(splitter_key(split.objectName()), split.saveState())
+    for name, value in window.serve.form.form_values().items():
+        s.set(SERVE_FORM[name], value)
     s.sync()
