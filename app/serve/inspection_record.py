@@ -176,9 +176,9 @@ class InspectionRecord:
         return self.plan.mode == "sweep"
 
     def step_labels(self) -> list[str]:
-        """The x labels of a sweep's steps: their share of the measured capacity."""
+        """The x labels of a sweep's steps: their share of the measured capacity, in %."""
         p = self.plan
-        return [f"{f:.0%}" for f in fractions(p.sweep_from, p.sweep_to, p.sweep_steps)]
+        return [f"{f * 100:.0f}" for f in fractions(p.sweep_from, p.sweep_to, p.sweep_steps)]
 
     def short_labels(self) -> list[str]:
         """A short name per target for legends: what differs between the local settings, or the URL's address."""

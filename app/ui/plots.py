@@ -117,6 +117,11 @@ class PlotCard(QWidget):
             self.restyle()
         super().changeEvent(event)
 
+    def legend_lines(self, lines: int) -> None:
+        """Let the legend wrap onto ``lines`` lines (a fixed height, so plots side by side stay aligned)."""
+        self.legend.setWordWrap(lines > 1)
+        self.legend.setFixedHeight(lines * self.legend.fontMetrics().lineSpacing() + 2)
+
     def set_legend(self, html: str) -> None:
         self.legend.setText(html)
         self.legend.setVisible(bool(html))

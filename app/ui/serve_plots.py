@@ -150,6 +150,13 @@ class ServePlots:
         if xs:
             self._fit(self.curve, "x", min(xs), max(xs))
         self._fit(self.curve, "y", min(ys), max(ys), log=True)
+        lo, hi = self._ranges.get((id(self.curve), "x"), (0.0, 1.0))
+        for items in self.items:  # a knee in the right half gets its label on the left of its line, inside the plot
+            label = items["knee_line"].label
+            side = (1, 0.5) if items["knee_line"].value() > (lo + hi) / 2 else (0, 0.5)
+            if label.anchors[0] != side:
+                label.anchors = [side, side]
+                label.updatePosition()
 
     def _timeline(self, t) -> tuple[np.ndarray, list]:  # noqa: ANN001 - TargetRecord
         line = t.timeline()
@@ -194,8 +201,11 @@ class ServePlots:
             lo, hi = math.log10(max(lo, 1e-3)), math.log10(max(hi, 1e-3))
         key = (id(plot), axis)
         old = self._ranges.get(key)
-        if old is not None and old[0] <= lo and hi <= old[1] and (hi - lo) >= 0.4 * (old[1] - old[0]):
-            return
+        if old is not None:
+            room = 0.04 * (old[1] - old[0])  # data touching an edge looks cut off: refit before it gets there
+            inside = (lo == old[0] or old[0] + room <= lo) and hi <= old[1] - room
+            if inside and (hi - lo) >= 0.4 * (old[1] - old[0]):
+                return
         span = max(hi - lo, 0.5 if log else 1.0)
         below = 0.1 if log else 0.0 if lo == 0 else 0.05  # time and rate axes start at 0
         new = (lo - below * span, hi + (0.25 if log else 0.15) * span)
@@ -208,20 +218,23 @@ class ServePlots:
         total on top."""
         bars = [self._stages(record, i, self.items[i]["bars"]) for i in range(len(record.targets))]
         model = max((m for b in bars for m in b["model"]), default=0.0)
-        totals = [(x, t) for b in bars for x, t in zip(b["x"], b["total"], strict=True)]
+        totals = [(i, x, t) for i, b in enumerate(bars) for x, t in zip(b["x"], b["total"], strict=True)]
         top = max(record.plan.target_p99_ms, 3 * model)
-        highest = max((t for _, t in totals), default=0.0)
+        highest = max((t for _, _, t in totals), default=0.0)
         limit = min(top, highest) if highest > 0 else 1.0
         self.stages.setYRange(0, limit * 1.08, padding=0)
-        xs = [x for x, _ in totals]
+        xs = [x for _, x, _ in totals]
         if xs:
             self._fit(self.stages, "x", min(xs) - 0.5, max(xs) + 0.5)
         for label in self.clip_labels:
             self.stages.removeItem(label)
         self.clip_labels = []
-        for x, total in totals:
+        background, foreground = plot_colours(self.panel.palette())
+        for i, x, total in totals:
             if total > limit * 1.08:
-                label = self.pg.TextItem(f"{total:,.0f}", color=TARGET_LINE_COLOUR, anchor=(0.5, 0))
+                # one row of totals per target (side by side they would overlap), on the plot's background
+                text = f"{total:,.0f}" if total < 1000 else f"{total / 1000:,.1f} s"
+                label = self.pg.TextItem(text, color=foreground, fill=background, anchor=(0.5, -1.1 * i))
                 label.setPos(x, limit * 1.08)
                 self.stages.addItem(label)
                 self.clip_labels.append(label)
@@ -237,7 +250,7 @@ class ServePlots:
             xs = np.arange(1, len(steps) + 1, dtype=float)
             means = [s.stage_ms() for s in steps]
             self.stages.getAxis("bottom").setTicks([list(enumerate(record.step_labels(), start=1))])
-            self.stages.setLabel("bottom", "offered load (share of the capacity measured first)")
+            self.stages.setLabel("bottom", "offered load, % of the capacity measured first")
         else:
             line = t.timeline()
             xs = np.array([s for s, _ in line], dtype=float)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QGridLayout,
@@ -45,7 +45,8 @@ HEADER_TIPS = ("", "The server and its settings", "The highest offered rate whos
                "The most requests per second answered in any step (the capacity measured first, in a sweep)",
                "Requests that failed or went unanswered over the whole run (of which 429: queue full)",
                "The local server's resident memory after the load", "Launch → first 200 from /predict")
-WIDE_PX = 1150  # from this width the four plots sit in one row
+ONE_ROW_ASPECT = 2.6  # the plots sit in one row when their area is this much wider than tall, else two by two
+ONE_ROW_MIN_PX = 640
 
 
 def target_colour(i: int) -> str:
@@ -77,18 +78,20 @@ class ServePanel(QWidget):
         self._part_timer.timeout.connect(self._draw_part)
 
         controls = self.form = ServeForm()
-        self.curve_card = PlotCard("Latency vs offered load", "serveCurve")
+        self.curve_card = PlotCard("Latency vs load", "serveCurve")
         self.latency_card = PlotCard("Latency per second", "serveLatency")
-        self.rate_card = PlotCard("Requests per second", "serveRates")
-        self.stages_card = PlotCard("Server time per request, by stage", "serveStages")
+        self.rate_card = PlotCard("Request rates", "serveRates")
+        self.stages_card = PlotCard("Server stage times", "serveStages")
         self.cards = (self.curve_card, self.latency_card, self.rate_card, self.stages_card)
         for card in self.cards:
             card.save_requested.connect(self.save_requested)
+            card.legend_lines(2)  # two targets' names and the line styles do not fit one line of a quarter width
         self.plot_grid = QGridLayout()
         self.plot_grid.setSpacing(6)
         self._wide: bool | None = None
-        plots = QWidget()
+        plots = self.plots_box = QWidget()
         plots.setLayout(self.plot_grid)
+        plots.installEventFilter(self)  # re-arranged when it is resized (the window, or the splitter below it)
         self.plot_grid.setContentsMargins(0, 0, 0, 0)
         self._arrange()
 
@@ -160,14 +163,18 @@ class ServePanel(QWidget):
         self.redraw(full=True)
 
     def _legends(self, record: InspectionRecord) -> None:
-        names = "  ".join(swatch(target_colour(i), html.escape(f"{t.target.name}: {label}"))
-                          for i, (t, label) in enumerate(zip(record.targets, record.short_labels(), strict=True)))
+        described = [f"{t.target.name}: {label}" for t, label in zip(record.targets, record.short_labels(), strict=True)]
+        names = "  ".join(swatch(target_colour(i), html.escape(d)) for i, d in enumerate(described))
+        letters = "  ".join(swatch(target_colour(i), t.target.name) for i, t in enumerate(record.targets))
         grey = self.palette().placeholderText().color().name()
         lines = f"<span style='color:{grey}'>━ p99 ╌ p50</span>"
+        # what A, B … are: in the first plot's legend and the table; the other legends name them only
         self.curve_card.set_legend(f"{names} &nbsp;{lines} <span style='color:{grey}'>★ knee</span>")
-        self.latency_card.set_legend(f"{names} &nbsp;{lines}")
-        self.rate_card.set_legend(f"{names} &nbsp;<span style='color:{grey}'>━ answered ┈ offered</span> "
+        self.latency_card.set_legend(f"{letters} &nbsp;{lines}")
+        self.rate_card.set_legend(f"{letters} &nbsp;<span style='color:{grey}'>━ answered ┈ offered</span> "
                                   f"{swatch(FAILED_COLOUR, 'failed')} {swatch(REJECTED_COLOUR, '429')}")
+        for card in (self.latency_card, self.rate_card, self.stages_card):
+            card.legend.setToolTip("\n".join(described))
         self.stages_card.set_legend("  ".join(swatch(c, n) for n, c in STAGE_COLOURS.items())
                                     + (f" &nbsp;<span style='color:{grey}'>(bars left to right: "
                                        f"{', '.join(t.target.name for t in record.targets)})</span>"
@@ -178,12 +185,16 @@ class ServePanel(QWidget):
         super().showEvent(event)
         self.redraw()
 
-    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802
-        super().resizeEvent(event)
-        self._arrange()
+    def eventFilter(self, obj, event) -> bool:  # noqa: ANN001, N802
+        if obj is self.plots_box and event.type() == QEvent.Type.Resize:
+            self._arrange()
+        return super().eventFilter(obj, event)
 
     def _arrange(self) -> None:
-        wide = self.width() >= WIDE_PX + 330
+        """One row or two by two, whichever leaves each plot closer to a 1.3:1 rectangle: on a short window (a
+        laptop's, with the input and results above) four plots in a row are taller than two by two."""
+        w, h = self.plots_box.width(), max(self.plots_box.height(), 1)
+        wide = w >= ONE_ROW_MIN_PX and w / h >= ONE_ROW_ASPECT
         if wide == self._wide:
             return
         self._wide = wide
