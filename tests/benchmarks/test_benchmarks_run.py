@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["engine_overhead", "padding", "microbatcher", "desktop", "dashboard", "scale",
                                   "long_line", "whole_process", "scale_out", "serve",
-                                  "quantization"])
+                                  "quantization", "serve_tab"])
 def test_benchmark_runs_in_quick_mode(name: str, shared_bundle, tmp_path) -> None:  # noqa: ANN001
     out = tmp_path / f"{name}.json"
     args = [sys.executable, str(REPO / "benchmarks" / f"{name}.py"), "--quick", "--model", str(shared_bundle[0]),
@@ -39,6 +39,8 @@ def test_benchmark_runs_in_quick_mode(name: str, shared_bundle, tmp_path) -> Non
         args += ["--servers", "sieve,serial", "--seconds", "0.5"]
     if name == "quantization":
         args += ["--models", "one={model},two={model}"]
+    if name == "serve_tab":  # one window per mode, each sweeping one rate after a one-second capacity step
+        args += ["--rates", "1", "--seconds", "0.5", "--repeats", "1"]
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
