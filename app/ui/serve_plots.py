@@ -250,7 +250,7 @@ class ServePlots:
             xs = np.arange(1, len(steps) + 1, dtype=float)
             means = [s.stage_ms() for s in steps]
             self.stages.getAxis("bottom").setTicks([list(enumerate(record.step_labels(), start=1))])
-            self.stages.setLabel("bottom", "offered load, % of the capacity measured first")
+            self.stages.setLabel("bottom", "offered load, % of capacity")
         else:
             line = t.timeline()
             xs = np.array([s for s, _ in line], dtype=float)
