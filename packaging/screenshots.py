@@ -1,11 +1,16 @@
-"""Screenshots of the real window for the README: mid-run (progress, ETA, live plots) and after a run with gold labels.
+"""Screenshots of the real window for the README: mid-run (progress, ETA, live plots), after a run with gold labels,
+and the Serve tab after a rate sweep comparing two server settings.
 
     xvfb-run -s "-screen 0 1280x800x24" python packaging/screenshots.py --size 1280x800 --out docs/
+    xvfb-run -s "-screen 0 1920x1080x24" python packaging/screenshots.py --size 1920x1080 --shots serve
 
 Loads the embedded model, scores a generated file of short texts and grabs the window while it runs (the
 throughput by then covers several seconds), then scores ``resources/samples/tweets.csv`` (which has a gold column)
-and grabs the evaluation with one confusion-matrix cell chosen. PNGs are written as ``window-WxH-running.png`` and
-``window-WxH-evaluation.png``.
+and grabs the evaluation with one confusion-matrix cell chosen. Then, in the Serve tab (the model dock hidden and
+the tab dragged to its tallest, as a user would), it sweeps a local ``sieve serve`` of the embedded model with
+``--max-wait-ms 0`` and ``5`` (one thread each; six rates from 25 % to 120 % of each one's measured capacity,
+``--sweep-seconds`` each) and grabs both curves, the knees and the table. PNGs: ``window-WxH-running.png``,
+``window-WxH-evaluation.png``, ``window-WxH-serve.png``. The sweep's figures depend on how busy the machine is.
 """
 
 from __future__ import annotations
@@ -38,7 +43,10 @@ def main() -> None:
     p.add_argument("--out", default=str(ROOT / "docs"))
     p.add_argument("--rows", type=int, default=20_000)
     p.add_argument("--grab-after", type=float, default=12.0, help="seconds into the run for the mid-run shot")
+    p.add_argument("--shots", default="running,evaluation,serve", help="which screenshots (comma-separated)")
+    p.add_argument("--sweep-seconds", type=float, default=4.0, help="seconds of load per rate in the serve shot")
     args = p.parse_args()
+    shots = set(args.shots.split(","))
     w, h = (int(x) for x in args.size.split("x"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -67,6 +75,10 @@ def main() -> None:
     def loaded() -> None:
         if stage["n"]:
             return
+        if "running" not in shots and "evaluation" not in shots:
+            stage["n"] = 3
+            serve_sweep()
+            return
         stage["n"] = 1
         window.input_panel.quick.setText("The delivery was late but the staff were lovely")
         window.add_inputs([str(big)], ask=False)
@@ -74,7 +86,8 @@ def main() -> None:
         QTimer.singleShot(int(args.grab_after * 1000), mid_run)
 
     def mid_run() -> None:
-        save("running")
+        if "running" in shots:
+            save("running")
         c.cancel()
 
     def finished(_outcome) -> None:  # noqa: ANN001
@@ -91,7 +104,40 @@ def main() -> None:
         labels = c.store.labels
         window.show_cell(labels.index("negative"), labels.index("positive"))
         window.results.table.selectRow(0)
-        save("evaluation")
+        if "evaluation" in shots:
+            save("evaluation")
+        if "serve" in shots:
+            serve_sweep()
+        else:
+            app.quit()
+
+    def serve_sweep() -> None:
+        panel = window.serve
+        form = panel.form
+        window.model_dock.hide()
+        window.tabs.setCurrentWidget(panel)
+        window.main_split.setSizes([0, 0, h])  # each keeps its minimum; the tab gets the rest
+        form.local.setChecked(True)
+        form.threads.setText("1")
+        form.max_batch.setText("32")
+        form.max_wait.setText("0, 5")
+        form.mode.setCurrentIndex(form.mode.findData("sweep"))
+        form.sweep_from.setValue(25)
+        form.sweep_to.setValue(120)
+        form.sweep_steps.setValue(6)
+        form.seconds.setValue(args.sweep_seconds)
+        form.target.setValue(50)
+        form.texts.setCurrentIndex(form.texts.findData("samples"))
+        c.serve.run_finished.connect(lambda _record: QTimer.singleShot(500, serve_done))
+        window.run_serve()
+
+    def serve_done() -> None:
+        record = c.serve.record
+        for line in [record.recommendation_text(), *record.errors()]:
+            print(line, flush=True)
+        window.serve.table.selectRow(-1)
+        window.grab().save(str(out / f"window-{w}x{h}-serve.png"))
+        print(f"wrote {out / f'window-{w}x{h}-serve.png'}", flush=True)
         app.quit()
 
     c.model_settled.connect(loaded)
