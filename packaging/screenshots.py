@@ -41,7 +41,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--size", default="1280x800")
     p.add_argument("--out", default=str(ROOT / "docs"))
-    p.add_argument("--rows", type=int, default=20_000)
+    p.add_argument("--rows", type=int, default=100_000, help="rows in the file scored for the mid-run shot "
+                   "(cancelled at --grab-after, so a fast machine is still mid-run)")
     p.add_argument("--grab-after", type=float, default=12.0, help="seconds into the run for the mid-run shot")
     p.add_argument("--shots", default="running,evaluation,serve", help="which screenshots (comma-separated)")
     p.add_argument("--sweep-seconds", type=float, default=4.0, help="seconds of load per rate in the serve shot")
@@ -86,6 +87,8 @@ def main() -> None:
         QTimer.singleShot(int(args.grab_after * 1000), mid_run)
 
     def mid_run() -> None:
+        if stage["n"] != 1:  # the run already ended (a fast machine): never cancel a later one
+            return
         if "running" in shots:
             save("running")
         c.cancel()
