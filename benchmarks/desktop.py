@@ -33,9 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import traceback
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -191,8 +189,7 @@ def child_run(model: str, csv_path: str, start: float) -> None:  # noqa: C901 - 
         clock.start()
         beats.append(0)
         heartbeat.start()
-        watching.set()
-        threading.Thread(target=watchdog, name="stall-watchdog", daemon=True).start()
+        watchdog.start()
         out["_t0"] = time.perf_counter()
         win.run()
 
@@ -212,30 +209,13 @@ def child_run(model: str, csv_path: str, start: float) -> None:  # noqa: C901 - 
 
     gc.callbacks.append(on_gc)
 
-    # A watchdog thread notes where the GUI thread is whenever a beat is 30 ms late: inside our Python code (a
-    # redraw, a chunk handler) or in Qt's C++ (painting, or waiting for the GIL before calling back into Python).
-    stall_samples: list[dict] = []
-    main_id = threading.main_thread().ident
-    watching = threading.Event()
+    from watchdog import StallWatchdog
 
-    def watchdog() -> None:
-        sampled_for = -1
-        while watching.is_set():
-            time.sleep(0.002)
-            if not beats:
-                continue
-            last = beats[-1]
-            late = clock.elapsed() - last
-            if late > 30 and sampled_for != last:
-                sampled_for = last
-                frame = sys._current_frames().get(main_id)
-                stack = traceback.extract_stack(frame)[-4:] if frame is not None else []
-                stall_samples.append({"gap_start_s": round(last / 1000.0, 2), "late_ms": late,
-                                      "where": [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in stack]})
+    watchdog = StallWatchdog(beats, clock)  # where the GUI thread is whenever a beat is 30 ms late
 
     def finished(outcome) -> None:  # noqa: ANN001
         heartbeat.stop()
-        watching.clear()
+        watchdog.stop()
         seconds = time.perf_counter() - out.pop("_t0")
         timed_gaps = sorted(((b - a, b / 1000.0) for a, b in zip(beats, beats[1:], strict=False)), reverse=True)
         gaps = sorted(g for g, _ in timed_gaps)
@@ -244,8 +224,8 @@ def child_run(model: str, csv_path: str, start: float) -> None:  # noqa: C901 - 
                                  "max_ms": round(max((x[1] for x in gc_pauses if x[0] == g), default=0.0), 1)}
                      for g in (0, 1, 2)}
         longest = {g["at_s"] for g in out["longest_gaps"]}
-        out["stall_samples"] = [x for x in stall_samples
-                                if any(abs(x["gap_start_s"] + x["late_ms"] / 1000.0 - t) < 0.5 for t in longest)][:10]
+        out["stall_samples"] = [x for x in watchdog.samples
+                                if any(abs(x["at_s"] + x["late_ms"] / 1000.0 - t) < 0.5 for t in longest)][:10]
         work = sorted(b - a for a, b in zip(busy, busy[1:], strict=False))
         out["longest_gui_cpu_ms"] = round(work[-1] * 1000, 1) if work else None  # load on the machine hardly moves it
         out["p99_gui_cpu_ms"] = round(work[int(0.99 * (len(work) - 1))] * 1000, 1) if work else None
@@ -379,7 +359,7 @@ def main() -> None:
         f"{gen} {v['collections']} (longest {v['max_ms']} ms)" for gen, v in r["gc"].items()))
     for x in r.get("stall_samples", []):
         where = " < ".join(reversed(x["where"])) if x["where"] else "(no Python frame)"
-        print(f"  GUI thread {x['late_ms']} ms late after the beat at {x['gap_start_s']} s, in: {where}")
+        print(f"  GUI thread {x['late_ms']} ms late after the beat at {x['at_s']} s, in: {where}")
     save("desktop", {"rows": rows, "repeats": repeats, "platform": platform_name, "model": args.model,
                      "first_paint_s": paint, "first_paint_ratio_to_bare": paint["sieve"] / paint["bare"],
                      "cpu_at_first_paint_s": cpu, "cpu_ratio_to_bare": cpu["sieve"] / cpu["bare"],

@@ -28,9 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import traceback
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,25 +64,9 @@ def child(mode: str, model: str, rates: int, seconds: float) -> None:
 
     heartbeat.timeout.connect(beat)
 
-    # A watchdog thread notes where the GUI thread is whenever a beat is 30 ms late (as benchmarks/desktop.py does).
-    samples: list[dict] = []
-    main_id = threading.main_thread().ident
-    watching = threading.Event()
+    from watchdog import StallWatchdog
 
-    def watchdog() -> None:
-        sampled_for = -1
-        while watching.is_set():
-            time.sleep(0.002)
-            if not beats:
-                continue
-            last = beats[-1]
-            late = clock.elapsed() - last
-            if late > 30 and sampled_for != last:
-                sampled_for = last
-                frame = sys._current_frames().get(main_id)
-                stack = traceback.extract_stack(frame)[-6:] if frame is not None else []
-                samples.append({"at_s": round(last / 1000.0, 2), "late_ms": late,
-                                "where": [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in stack]})
+    watchdog = StallWatchdog(beats, clock, depth=6)
 
     def loaded() -> None:
         if "started" in out:
@@ -103,13 +85,12 @@ def child(mode: str, model: str, rates: int, seconds: float) -> None:
         out["t0"] = time.perf_counter()
         clock.start()
         heartbeat.start()
-        watching.set()
-        threading.Thread(target=watchdog, name="stall-watchdog", daemon=True).start()
+        watchdog.start()
         win.run_serve()
 
     def finished(record) -> None:  # noqa: ANN001 - InspectionRecord
         heartbeat.stop()
-        watching.clear()
+        watchdog.stop()
         elapsed = time.perf_counter() - out.pop("t0")
         timed = sorted(((b - a, b / 1000.0) for a, b in zip(beats, beats[1:], strict=False)), reverse=True)
         gaps = sorted(g for g, _ in timed)
@@ -126,7 +107,7 @@ def child(mode: str, model: str, rates: int, seconds: float) -> None:
             knee_per_s=knee.offered_per_s if knee else None, knee_p99_ms=knee.p99_ms if knee else None,
             capacity_per_s=t.capacity_per_s, max_answered_per_s=t.max_achieved(), error=t.error,
             redraws=record.version, longest_gaps=[{"ms": g, "at_s": round(t, 2)} for g, t in timed[:5]],
-            stall_samples=samples[:12])
+            stall_samples=watchdog.samples[:12])
         app.quit()
 
     c.model_settled.connect(loaded)
