@@ -200,6 +200,7 @@ class SweepPanel(QWidget):
                     item.setForeground(self.palette().placeholderText())
                 self.table.setItem(row, c, item)
         self.progress.setMaximum(plan.points)
+        self.progress.setFormat("%v / %m point" if plan.points == 1 else "%v / %m points")
         self.progress.setValue(0)
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)

@@ -123,8 +123,18 @@ def test_the_sweep_leaves_unmeasured_cells_blank(qtbot) -> None:  # noqa: ANN001
     assert panel.table.item(0, 3).text() == "2.00" and panel.table.item(1, 3).text() == ""
     grid = panel.heat_image.image
     assert np.isfinite(grid[0, 0]) and np.isnan(grid).sum() == 3  # not measured yet: empty, not 0
+    assert panel.progress.text() == "1 / 4 points"
     panel.finished()
     assert panel.table.item(3, 7).text() == "not measured (cancelled)"
+
+
+def test_a_one_point_sweep_counts_one_point(qtbot) -> None:  # noqa: ANN001
+    panel = SweepPanel()
+    qtbot.addWidget(panel)
+    panel.build()
+    panel.started(SweepPlan([1], [16], ["cpu"], repeats=1))
+    panel.add_point(SweepPoint("CPU", 1, 16, 3, 2.0, 2.5, 2.1))
+    assert panel.progress.text() == "1 / 1 point"
 
 
 def test_cuda_is_disabled_with_the_reason_when_it_cannot_run(qtbot) -> None:  # noqa: ANN001
