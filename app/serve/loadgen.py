@@ -55,13 +55,18 @@ class _Recorder:
         self.sent = self.ok = self.in_flight = 0
         self.last_done = start
         self._second: dict = self._fresh()
+        self._due_by_second: dict[int, int] = {}  # open loop: requests by the second of their intended send time
 
     @staticmethod
     def _fresh() -> dict:
-        return {"latencies": [], "errors": {}, "stages": {}, "sent": 0, "due": 0}
+        return {"latencies": [], "errors": {}, "stages": {}, "sent": 0}
 
-    def due(self) -> None:
-        self._second["due"] += 1
+    def due(self, offset_s: float) -> None:
+        """A request fell due ``offset_s`` after the start. It is offered in the second its intended time lies in,
+        whenever the sender got to it (a request due at 1.000 s belongs to second 1 even if the tick for second 0
+        runs after it)."""
+        second = int(offset_s)
+        self._due_by_second[second] = self._due_by_second.get(second, 0) + 1
 
     def began(self) -> None:
         self.sent += 1
@@ -87,7 +92,8 @@ class _Recorder:
         s, self._second = self._second, self._fresh()
         lat = np.asarray(s["latencies"], dtype=np.float64)
         p50, p90, p99 = (float(v) for v in np.percentile(lat, [50, 90, 99])) if len(lat) else (0.0, 0.0, 0.0)
-        return Snapshot(second, float(s["due"] if open_loop else s["sent"]), float(s["sent"]), float(len(lat)), p50, p90,
+        offered = self._due_by_second.pop(second, 0) if open_loop else s["sent"]
+        return Snapshot(second, float(offered), float(s["sent"]), float(len(lat)), p50, p90,
                         p99, float(lat.max()) if len(lat) else 0.0, dict(s["errors"]),
                         {k: float(np.mean(v)) for k, v in s["stages"].items() if v}, self.in_flight, self.ok,
                         sum(self.errors.values()))
@@ -146,7 +152,7 @@ async def run_load(plan: LoadPlan, *, on_snapshot: Callable[[Snapshot], None] | 
                 delay = due - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                rec.due()
+                rec.due(due - start)
                 task = asyncio.create_task(one(k, due))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)

@@ -142,3 +142,17 @@ def test_the_parent_s_end_stops_sieve_loadgen(tiny_server):
             proc.kill()
             proc.wait()
     assert lines[-1]["report"]["cancelled"] and lines[-1]["report"]["ok"] >= 20
+
+
+def test_an_open_loop_offers_each_request_in_the_second_of_its_intended_time() -> None:
+    """The sender and the per-second tick both wake at a whole second; whichever runs first, a request due at 1.000 s
+    is offered in second 1 (a CI run once counted 21 requests in second 0 of a 20/s loop)."""
+    import time
+
+    from app.serve.loadgen import _Recorder
+
+    rec = _Recorder(time.perf_counter())
+    for k in range(21):  # 20/s: due at 0.00, 0.05, ..., 0.95, and 1.00, handled before the tick for second 0
+        rec.due(k / 20)
+    assert rec.snapshot(0, open_loop=True).offered_per_s == 20.0
+    assert rec.snapshot(1, open_loop=True).offered_per_s == 1.0
