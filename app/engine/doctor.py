@@ -84,7 +84,7 @@ class DoctorReport:
             return "CUDA is not used, though no single missing piece was found; see the test session above."
         n = len(self.gaps)
         return (f"Models run on the CPU here: {n} thing{'s' if n > 1 else ''} a CUDA run needs "
-                f"{'are' if n > 1 else 'is'} missing. Apply the fixes above in order, then run sieve doctor again.")
+                f"{'are' if n > 1 else 'is'} missing. Apply each fix in the order listed, then run sieve doctor again.")
 
     def lines(self) -> list[str]:
         """The report as text lines (what ``sieve doctor`` prints)."""

@@ -129,7 +129,7 @@ class DoctorDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("doctorDialog")
         self.setWindowTitle("GPU setup (sieve doctor)")
-        self.verdict = QLabel(html.escape(report.verdict.replace("the fixes above", "the fixes below")))
+        self.verdict = QLabel(html.escape(report.verdict))
         self.verdict.setObjectName("doctorVerdict")
         self.verdict.setWordWrap(True)
         self.report = QPlainTextEdit("\n".join(report.lines()))
